@@ -1,0 +1,1 @@
+/* placeholder */ typedef int sl_placeholder_t;
