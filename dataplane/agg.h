@@ -101,10 +101,14 @@ typedef void (*sl_agg_group_fn)(const uint8_t *key, uint32_t key_len, uint8_t ty
 
 /**
  * Visit every group. Set members are gathered into @p scratch (capacity
- * @p scratch_cap hashes; max_set_members is always enough).
+ * @p scratch_cap hashes; max_set_members is always enough). Takes the table
+ * non-const because it keeps per-group cursors in it; call only as its owner.
  */
-void sl_agg_table_walk(const struct sl_agg_table *t, uint64_t *scratch, uint32_t scratch_cap,
+void sl_agg_table_walk(struct sl_agg_table *t, uint64_t *scratch, uint32_t scratch_cap,
 		       sl_agg_group_fn fn, void *arg);
+
+/** Number of (group, member) pairs held: the scratch size sl_agg_table_walk() needs. */
+uint32_t sl_agg_table_members(const struct sl_agg_table *t);
 
 /* ---- keys ---- */
 

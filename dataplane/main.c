@@ -1,1 +1,658 @@
-int main(void); int main(void) { return 0; }
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The sluice authors
+ */
+
+/*
+ * sluiced: the dataplane. `sluiced [EAL args] -- [app args]`.
+ *
+ * Lcores: the main lcore serves the control socket and watches for idleness
+ * and signals; every other EAL lcore is a worker; the storage thread (merge +
+ * LMDB writer) is a control thread. See docs/architecture.md.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_malloc.h>
+#include <rte_ring.h>
+
+#include <sluice/common.h>
+
+#include "agg.h"
+#include "ctl.h"
+#include "merge.h"
+#include "port.h"
+#include "store.h"
+#include "worker.h"
+
+RTE_LOG_REGISTER(sl_logtype_main, sluice.dp.main, INFO);
+#define MAIN_LOG(level, ...) rte_log(RTE_LOG_##level, sl_logtype_main, "sluiced: " __VA_ARGS__)
+
+#define DEFAULT_DB "/var/lib/sluice"
+#define DEFAULT_SOCKET "/run/sluice/sluiced.sock"
+
+struct app_conf {
+	const char *db;
+	const char *ctl_socket;
+	uint64_t window_ns;
+	uint64_t exit_when_idle_ns;
+	uint64_t map_size;
+	uint16_t udp_port;
+	enum sl_time_mode time_mode;
+	uint32_t idle_sleep_us;
+	struct sl_agg_limits lim;
+};
+
+struct app {
+	struct app_conf conf;
+	struct sl_worker *workers;
+	unsigned int n_workers;
+	struct sl_merge *merge;
+	struct sl_store *store;
+	uint64_t start_ns;
+};
+
+static volatile sig_atomic_t got_signal;
+
+static void
+on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: sluiced [EAL options] -- [options]\n"
+		"\n"
+		"The sluice dataplane: receives statsd/DogStatsD datagrams on every DPDK port,\n"
+		"aggregates them per core into windows, and commits closed windows to LMDB.\n"
+		"\n"
+		"EAL options (see DPDK's documentation), for example:\n"
+		"  -l 0-2                  main lcore 0 (control), workers on lcores 1 and 2\n"
+		"  --no-huge -m 512        run without hugepages\n"
+		"  --no-pci --vdev net_pcap0,rx_pcap=FILE[,rx_pcap=FILE2]  replay pcap files\n"
+		"  --file-prefix NAME      run beside other DPDK processes\n"
+		"\n"
+		"Options:\n"
+		"  --db DIR                LMDB directory (default %s)\n"
+		"  --window DURATION       window length: 10s, 500ms, 1m, ... (default 10s)\n"
+		"  --ctl-socket PATH       control socket, mode 0660 (default %s)\n"
+		"  --exit-when-idle SECS   after SECS without packets, commit every open window\n"
+		"                          and exit 0 (default 0: never). SIGINT/SIGTERM do the same\n"
+		"  --statsd-port PORT      UDP destination port of statsd traffic (default 8125)\n"
+		"  --time MODE             auto|rx|wall: window time from the port's RX timestamp\n"
+		"                          (pcap capture time) or the wall clock (default auto:\n"
+		"                          RX timestamp when the port gives one)\n"
+		"  --max-groups N          group keys per core per window (default 16384)\n"
+		"  --max-set-members N     distinct set members per core per window (default 65536)\n"
+		"  --map-size BYTES        LMDB map size, suffixes K M G (default 1G)\n"
+		"  --idle-sleep USEC       sleep USEC after 256 empty polls (default 0: busy poll)\n"
+		"  -h, --help              this help\n",
+		DEFAULT_DB, DEFAULT_SOCKET);
+}
+
+static int
+parse_duration(const char *s, uint64_t *ret_ns)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mult;
+	} units[] = {
+		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", SL_NS_PER_SEC },
+		{ "m", 60 * SL_NS_PER_SEC }, { "h", 3600 * SL_NS_PER_SEC }, { "", SL_NS_PER_SEC },
+	};
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || v <= 0)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) == 0) {
+			double ns = v * (double)units[i].mult;
+
+			if (ns < 1e6 || ns > 86400e9)
+				return -ERANGE;
+			*ret_ns = (uint64_t)ns;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int
+parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || s[0] == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 'K': case 'k': v <<= 10; end++; break;
+	case 'M': v <<= 20; end++; break;
+	case 'G': case 'g': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end != '\0' || v < min || v > max)
+		return -ERANGE;
+	*ret = v;
+	return 0;
+}
+
+static int
+parse_args(int argc, char **argv, struct app_conf *c)
+{
+	enum { O_DB = 256, O_WINDOW, O_SOCK, O_IDLE, O_PORT, O_TIME, O_GROUPS, O_MEMBERS,
+	       O_MAP, O_SLEEP };
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, O_DB },
+		{ "window", required_argument, NULL, O_WINDOW },
+		{ "ctl-socket", required_argument, NULL, O_SOCK },
+		{ "exit-when-idle", required_argument, NULL, O_IDLE },
+		{ "statsd-port", required_argument, NULL, O_PORT },
+		{ "time", required_argument, NULL, O_TIME },
+		{ "max-groups", required_argument, NULL, O_GROUPS },
+		{ "max-set-members", required_argument, NULL, O_MEMBERS },
+		{ "map-size", required_argument, NULL, O_MAP },
+		{ "idle-sleep", required_argument, NULL, O_SLEEP },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		const char *bad = NULL;
+		double secs;
+		char *end;
+
+		switch (opt) {
+		case O_DB:
+			c->db = optarg;
+			break;
+		case O_WINDOW:
+			if (parse_duration(optarg, &c->window_ns) != 0)
+				bad = "--window: expected a duration from 1ms to 24h such as 10s, 500ms, 1m";
+			break;
+		case O_SOCK:
+			c->ctl_socket = optarg;
+			break;
+		case O_IDLE:
+			errno = 0;
+			secs = strtod(optarg, &end);
+			if (errno != 0 || *end != '\0' || secs < 0 || secs > 86400)
+				bad = "--exit-when-idle: expected seconds from 0 to 86400";
+			else
+				c->exit_when_idle_ns = (uint64_t)(secs * 1e9);
+			break;
+		case O_PORT:
+			if (parse_u64(optarg, 1, 65535, &v) != 0)
+				bad = "--statsd-port: expected 1..65535";
+			else
+				c->udp_port = (uint16_t)v;
+			break;
+		case O_TIME:
+			if (strcmp(optarg, "auto") == 0)
+				c->time_mode = SL_TIME_AUTO;
+			else if (strcmp(optarg, "rx") == 0)
+				c->time_mode = SL_TIME_RX;
+			else if (strcmp(optarg, "wall") == 0)
+				c->time_mode = SL_TIME_WALL;
+			else
+				bad = "--time: expected auto, rx or wall";
+			break;
+		case O_GROUPS:
+			if (parse_u64(optarg, 1, 1u << 24, &v) != 0)
+				bad = "--max-groups: expected 1..16777216";
+			else
+				c->lim.max_groups = (uint32_t)v;
+			break;
+		case O_MEMBERS:
+			if (parse_u64(optarg, 1, 1u << 26, &v) != 0)
+				bad = "--max-set-members: expected 1..67108864";
+			else
+				c->lim.max_set_members = (uint32_t)v;
+			break;
+		case O_MAP:
+			if (parse_u64(optarg, 1u << 20, 1ull << 40, &v) != 0)
+				bad = "--map-size: expected 1M..1024G";
+			else
+				c->map_size = v;
+			break;
+		case O_SLEEP:
+			if (parse_u64(optarg, 0, 1000000, &v) != 0)
+				bad = "--idle-sleep: expected 0..1000000 microseconds";
+			else
+				c->idle_sleep_us = (uint32_t)v;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+		if (bad != NULL) {
+			fprintf(stderr, "sluiced: %s (got '%s')\n", bad, optarg);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sluiced: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	c->lim.key_bytes = c->lim.max_groups * 64u < SL_KEY_MAX ? SL_KEY_MAX
+								: c->lim.max_groups * 64u;
+	return 0;
+}
+
+/* --help works without EAL arguments and without starting the EAL. */
+static void
+early_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			exit(0);
+		}
+}
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * SL_NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- control requests ---- */
+
+struct jbuf {
+	char *p;
+	size_t cap;
+	size_t len;
+	int overflow;
+};
+
+__attribute__((format(printf, 2, 3))) static void
+jb(struct jbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= b->cap - b->len)
+		b->overflow = 1;
+	else
+		b->len += (size_t)n;
+}
+
+static void
+jb_drops(struct jbuf *b, const uint64_t *drops)
+{
+	jb(b, "{");
+	for (unsigned int r = 0; r < SL_DROP__MAX; r++)
+		jb(b, "%s\"%s\":%" PRIu64, r ? "," : "", sl_drop_reason_name(r), drops[r]);
+	jb(b, "}");
+}
+
+static int
+cmd_stats(const char *cmd, const char *args, char *out, size_t cap, void *arg)
+{
+	struct app *app = arg;
+	struct sl_dp_stats tot = { 0 };
+	struct sl_merge_stats ms = { 0 };
+	struct jbuf b = { out, cap, 0, 0 };
+	uint64_t port_missed = 0, port_nombuf = 0;
+	uint16_t port;
+
+	(void)cmd;
+	(void)args;
+	for (unsigned int i = 0; i < app->n_workers; i++)
+		sl_worker_stats_read(&app->workers[i], &tot);
+	/* Packets the NIC could not deliver are counted as dropped events too. */
+	RTE_ETH_FOREACH_DEV(port) {
+		struct rte_eth_stats es;
+
+		if (rte_eth_stats_get(port, &es) == 0) {
+			port_missed += es.imissed;
+			port_nombuf += es.rx_nombuf;
+		}
+	}
+	tot.drops[SL_DROP_NIC_MISSED] += port_missed;
+	tot.drops[SL_DROP_NO_MBUF] += port_nombuf;
+	tot.received += port_missed + port_nombuf;
+	if (app->merge != NULL)
+		sl_merge_stats_read(app->merge, &ms);
+
+	jb(&b, "{\"version\":\"%s\",\"uptime_ns\":%" PRIu64 ",\"window_ns\":%" PRIu64, SL_VERSION,
+	   mono_ns() - app->start_ns, app->conf.window_ns);
+	jb(&b, ",\"received\":%" PRIu64 ",\"aggregated\":%" PRIu64 ",\"drops\":", tot.received,
+	   tot.aggregated);
+	jb_drops(&b, tot.drops);
+	jb(&b, ",\"packets\":{\"received\":%" PRIu64 ",\"accepted\":%" PRIu64 ",\"bytes\":%" PRIu64
+	   "}", tot.packets, tot.accepted, tot.bytes);
+	jb(&b, ",\"cores\":[");
+	for (unsigned int i = 0; i < app->n_workers; i++) {
+		const struct sl_worker *w = &app->workers[i];
+		struct sl_dp_stats s = { 0 };
+
+		sl_worker_stats_read(w, &s);
+		jb(&b, "%s{\"lcore\":%u,\"socket\":%u,\"queues\":[", i ? "," : "", w->lcore,
+		   w->socket);
+		for (unsigned int q = 0; q < w->n_rxq; q++)
+			jb(&b, "%s\"%u:%u\"", q ? "," : "", w->rxq[q].port, w->rxq[q].queue);
+		jb(&b, "],\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"received\":%" PRIu64
+		   ",\"aggregated\":%" PRIu64 ",\"rotations\":%" PRIu64 ",\"rx_paused\":%" PRIu64
+		   ",\"drops\":", s.packets, s.bytes, s.received, s.aggregated, s.rotations,
+		   s.rx_paused);
+		jb_drops(&b, s.drops);
+		jb(&b, "}");
+	}
+	jb(&b, "],\"ports\":[");
+	RTE_ETH_FOREACH_DEV(port) {
+		struct rte_eth_stats es = { 0 };
+		struct rte_eth_dev_info info;
+		char name[RTE_ETH_NAME_MAX_LEN] = "";
+
+		(void)rte_eth_stats_get(port, &es);
+		rte_eth_dev_get_name_by_port(port, name);
+		if (rte_eth_dev_info_get(port, &info) != 0)
+			memset(&info, 0, sizeof(info));
+		jb(&b, "%s{\"port\":%u,\"name\":\"%s\",\"rx_queues\":%u,\"ipackets\":%" PRIu64
+		   ",\"imissed\":%" PRIu64 ",\"rx_nombuf\":%" PRIu64 ",\"ierrors\":%" PRIu64 "}",
+		   port ? "," : "", port, name, info.nb_rx_queues, es.ipackets, es.imissed,
+		   es.rx_nombuf, es.ierrors);
+	}
+	jb(&b, "],\"storage\":{\"windows_committed\":%" PRIu64 ",\"windows_amended\":%" PRIu64
+	   ",\"records_written\":%" PRIu64 ",\"commit_errors\":%" PRIu64 ",\"records_lost\":%" PRIu64
+	   ",\"pending_windows\":%" PRIu64 ",\"last_commit_ns\":%" PRIu64 ",\"partials\":%" PRIu64
+	   "}}", ms.windows_committed, ms.windows_amended, ms.records_written, ms.commit_errors,
+	   ms.records_lost, ms.pending_windows, ms.last_commit_ns, ms.partials);
+	return b.overflow ? -1 : (int)b.len;
+}
+
+static int
+cmd_ping(const char *cmd, const char *args, char *out, size_t cap, void *arg)
+{
+	(void)cmd;
+	(void)args;
+	(void)arg;
+	return snprintf(out, cap, "{\"ok\":true,\"version\":\"%s\"}", SL_VERSION);
+}
+
+static const struct sl_ctl_cmd ctl_cmds[] = {
+	{ "stats", "per-core counters: received, aggregated, drops by reason", cmd_stats },
+	{ "ping", "liveness check", cmd_ping },
+	{ NULL, NULL, NULL },
+};
+
+/* ---- setup ---- */
+
+static int
+workers_setup(struct app *app)
+{
+	size_t tsz = sl_agg_table_memsize(&app->conf.lim);
+	unsigned int lcore, i = 0;
+
+	app->n_workers = rte_lcore_count() - 1;
+	if (app->n_workers == 0) {
+		MAIN_LOG(ERR, "no worker lcore: give the EAL at least two, e.g. -l 0-1 "
+			      "(or --lcores 0@0,1@1,2@0,3@1 for more workers than CPUs)\n");
+		return -EINVAL;
+	}
+	if (app->n_workers > SL_MAX_WORKERS) {
+		MAIN_LOG(ERR, "%u worker lcores, at most %u\n", app->n_workers, SL_MAX_WORKERS);
+		return -EINVAL;
+	}
+	if (tsz == 0) {
+		MAIN_LOG(ERR, "bad table limits\n");
+		return -EINVAL;
+	}
+	app->workers = rte_zmalloc("sl_workers", sizeof(struct sl_worker) * app->n_workers,
+				   RTE_CACHE_LINE_SIZE);
+	if (app->workers == NULL)
+		return -ENOMEM;
+
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		struct sl_worker *w = &app->workers[i];
+		char name[RTE_RING_NAMESIZE];
+
+		w->lcore = lcore;
+		w->idx = i;
+		w->socket = rte_lcore_to_socket_id(lcore);
+		if (w->socket == (unsigned int)SOCKET_ID_ANY)
+			w->socket = 0;
+		w->udp_port = app->conf.udp_port;
+		w->window_ns = app->conf.window_ns;
+		w->idle_flush_ns = app->conf.window_ns < SL_NS_PER_SEC ? app->conf.window_ns
+								       : SL_NS_PER_SEC;
+		w->idle_sleep_us = app->conf.idle_sleep_us;
+		w->time_mode = app->conf.time_mode;
+		w->idle = 1;
+		snprintf(name, sizeof(name), "sl_to_store_%u", i);
+		w->to_store = rte_ring_create(name, SL_TABLES_PER_WORKER * 2, (int)w->socket,
+					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "sl_from_store_%u", i);
+		w->from_store = rte_ring_create(name, SL_TABLES_PER_WORKER * 2, (int)w->socket,
+						RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (w->to_store == NULL || w->from_store == NULL) {
+			MAIN_LOG(ERR, "rte_ring_create(%s): %s\n", name, rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+		for (unsigned int k = 0; k < SL_TABLES_PER_WORKER; k++) {
+			void *mem = rte_zmalloc_socket("sl_agg_table", tsz, RTE_CACHE_LINE_SIZE,
+						       (int)w->socket);
+			struct sl_agg_table *t;
+
+			if (mem == NULL) {
+				MAIN_LOG(ERR, "cannot allocate %zu bytes for a window table on "
+					      "socket %u: lower --max-groups/--max-set-members or "
+					      "give the EAL more memory (-m)\n", tsz, w->socket);
+				return -ENOMEM;
+			}
+			t = sl_agg_table_init(mem, &app->conf.lim);
+			if (k == 0)
+				w->cur = t;
+			else if (k == 1)
+				w->spare = t;
+			else
+				(void)rte_ring_sp_enqueue(w->from_store, t);
+		}
+		i++;
+	}
+	return 0;
+}
+
+static void
+workers_free(struct app *app)
+{
+	if (app->workers == NULL)
+		return;
+	for (unsigned int i = 0; i < app->n_workers; i++) {
+		struct sl_worker *w = &app->workers[i];
+		void *t = NULL;
+
+		rte_free(w->cur);
+		rte_free(w->spare);
+		while (w->from_store != NULL && rte_ring_dequeue(w->from_store, &t) == 0)
+			rte_free(t);
+		while (w->to_store != NULL && rte_ring_dequeue(w->to_store, &t) == 0)
+			rte_free(t);
+		rte_ring_free(w->to_store);
+		rte_ring_free(w->from_store);
+	}
+	rte_free(app->workers);
+	app->workers = NULL;
+}
+
+static uint64_t
+total_packets(const struct app *app)
+{
+	struct sl_dp_stats s = { 0 };
+
+	for (unsigned int i = 0; i < app->n_workers; i++)
+		sl_worker_stats_read(&app->workers[i], &s);
+	return s.packets;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct app app = {
+		.conf = {
+			.db = DEFAULT_DB,
+			.ctl_socket = DEFAULT_SOCKET,
+			.window_ns = 10 * SL_NS_PER_SEC,
+			.udp_port = 8125,
+			.time_mode = SL_TIME_AUTO,
+			.lim = { .max_groups = 16384, .max_set_members = 65536 },
+		},
+	};
+	struct sl_port_conf pconf = { .nb_rxd = 1024 };
+	struct sl_ctl *ctl = NULL;
+	pthread_t storage_tid;
+	bool storage_started = false;
+	uint64_t last_pkts = 0, last_change;
+	char err[256] = "";
+	int rc, ret, exit_code = 1;
+	unsigned int lcore;
+
+	early_help(argc, argv);
+	ret = rte_eal_init(argc, argv);
+	if (ret < 0) {
+		fprintf(stderr, "sluiced: rte_eal_init: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	argc -= ret;
+	argv += ret;
+	argv[0] = (char *)"sluiced";
+	if (parse_args(argc, argv, &app.conf) != 0) {
+		rte_eal_cleanup();
+		return 2;
+	}
+	app.start_ns = mono_ns();
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+
+	if (workers_setup(&app) != 0)
+		goto out;
+	rc = sl_port_setup_all(&pconf, app.workers, app.n_workers, err, sizeof(err));
+	if (rc < 0) {
+		MAIN_LOG(ERR, "%s\n", err);
+		goto out;
+	}
+	rc = sl_store_open(app.conf.db, app.conf.map_size, 0, &app.store);
+	if (rc != 0) {
+		MAIN_LOG(ERR, "cannot open the database in %s: %s%s\n", app.conf.db, strerror(-rc),
+			 rc == -EPROTO ? " (written by an incompatible version of sluice)" : "");
+		goto out;
+	}
+	app.merge = sl_merge_create(app.workers, app.n_workers, app.store,
+				    app.conf.lim.max_set_members);
+	if (app.merge == NULL) {
+		MAIN_LOG(ERR, "cannot create the storage state: %s\n", strerror(errno));
+		goto out;
+	}
+	rc = sl_ctl_open(app.conf.ctl_socket, ctl_cmds, &app, &ctl);
+	if (rc != 0) {
+		MAIN_LOG(ERR, "cannot listen on %s: %s\n", app.conf.ctl_socket, strerror(-rc));
+		goto out;
+	}
+
+	for (unsigned int i = 0; i < app.n_workers; i++)
+		app.workers[i].running = 1;
+	rc = rte_ctrl_thread_create(&storage_tid, "sl-storage", NULL, sl_merge_thread, app.merge);
+	if (rc != 0) {
+		MAIN_LOG(ERR, "cannot start the storage thread: %s\n", strerror(rc));
+		goto out;
+	}
+	storage_started = true;
+	for (unsigned int i = 0; i < app.n_workers; i++)
+		rte_eal_remote_launch(sl_worker_main, &app.workers[i], app.workers[i].lcore);
+	MAIN_LOG(INFO, "%u worker(s), window %" PRIu64 " ms, db %s, control socket %s\n",
+		 app.n_workers, app.conf.window_ns / 1000000, app.conf.db, app.conf.ctl_socket);
+
+	last_change = mono_ns();
+	while (!got_signal) {
+		uint64_t now, pkts;
+
+		sl_ctl_poll(ctl, 100);
+		now = mono_ns();
+		pkts = total_packets(&app);
+		if (pkts != last_pkts) {
+			last_pkts = pkts;
+			last_change = now;
+		}
+		if (app.conf.exit_when_idle_ns > 0 && now - last_change >= app.conf.exit_when_idle_ns) {
+			MAIN_LOG(INFO, "idle for %.1f s, closing every window\n",
+				 (double)app.conf.exit_when_idle_ns / 1e9);
+			break;
+		}
+	}
+	if (got_signal)
+		MAIN_LOG(INFO, "signal %d, closing every window\n", (int)got_signal);
+	exit_code = 0;
+
+out:
+	sl_force_quit = 1;
+	RTE_LCORE_FOREACH_WORKER(lcore)
+		rte_eal_wait_lcore(lcore);
+	if (storage_started) {
+		/* Keep answering requests while the last windows are written. */
+		while (pthread_tryjoin_np(storage_tid, NULL) != 0) {
+			if (ctl != NULL) {
+				sl_ctl_poll(ctl, 10);
+			} else {
+				struct timespec ts = { 0, 10000000 };
+
+				nanosleep(&ts, NULL);
+			}
+		}
+		{
+			struct sl_merge_stats ms;
+			struct sl_dp_stats s = { 0 };
+
+			sl_merge_stats_read(app.merge, &ms);
+			for (unsigned int i = 0; i < app.n_workers; i++)
+				sl_worker_stats_read(&app.workers[i], &s);
+			MAIN_LOG(INFO, "received %" PRIu64 " events in %" PRIu64 " packets, aggregated %"
+				 PRIu64 ", committed %" PRIu64 " windows (%" PRIu64 " records), %"
+				 PRIu64 " commit errors\n", s.received, s.packets, s.aggregated,
+				 ms.windows_committed, ms.records_written, ms.commit_errors);
+			if (ms.commit_errors > 0)
+				exit_code = 1;
+		}
+	}
+	sl_ctl_close(ctl);
+	sl_merge_destroy(app.merge);
+	sl_store_close(app.store);
+	sl_port_close_all();
+	workers_free(&app);
+	rte_eal_cleanup();
+	return exit_code;
+}

@@ -1,1 +1,409 @@
-/* placeholder */ typedef int sl_placeholder_t;
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The sluice authors
+ */
+
+/*
+ * The storage thread. It is not on the packet path: it may allocate, sleep
+ * and do I/O. It must keep up with window rotation, so merging is a hash
+ * lookup per group and the commit is one LMDB transaction per window.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_log.h>
+#include <rte_ring.h>
+
+#include "agg.h"
+#include "merge.h"
+#include "store.h"
+
+RTE_LOG_REGISTER(sl_logtype_storage, sluice.dp.storage, INFO);
+#define STORE_LOG(level, ...) \
+	rte_log(RTE_LOG_##level, sl_logtype_storage, "storage: " __VA_ARGS__)
+
+#define MAX_PENDING 256
+#define DEQ_BURST 8
+
+struct entry {
+	uint8_t *key;
+	uint32_t key_len;
+	uint8_t type;
+	uint64_t hash;
+	struct sl_agg_state st;
+	struct sl_agg_set *set;
+};
+
+struct window {
+	uint64_t start;
+	uint64_t end;
+	struct entry *e;   /* open addressing, cap a power of two */
+	uint32_t cap;
+	uint32_t n;
+	int oom;           /* an allocation failed: commit what we have, count the rest */
+};
+
+struct sl_merge {
+	struct sl_worker *workers;
+	unsigned int n_workers;
+	struct sl_store *store;
+	struct window pending[MAX_PENDING];
+	unsigned int n_pending;
+	uint64_t last_committed; /* start of the newest committed window + 1, 0 = none */
+	uint64_t *scratch;
+	uint32_t scratch_cap;
+	struct sl_merge_stats stats;
+};
+
+static void
+stat_set(uint64_t *c, uint64_t v)
+{
+	__atomic_store_n(c, v, __ATOMIC_RELAXED);
+}
+
+struct sl_merge *
+sl_merge_create(struct sl_worker *workers, unsigned int n_workers, struct sl_store *store,
+		uint32_t max_set_members)
+{
+	struct sl_merge *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	m->workers = workers;
+	m->n_workers = n_workers;
+	m->store = store;
+	m->scratch_cap = max_set_members > 0 ? max_set_members : 1;
+	m->scratch = malloc((size_t)m->scratch_cap * sizeof(uint64_t));
+	if (m->scratch == NULL) {
+		free(m);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return m;
+}
+
+static void
+window_free(struct window *w)
+{
+	for (uint32_t i = 0; i < w->cap; i++) {
+		free(w->e[i].key);
+		sl_agg_set_destroy(w->e[i].set);
+	}
+	free(w->e);
+	memset(w, 0, sizeof(*w));
+}
+
+void
+sl_merge_destroy(struct sl_merge *m)
+{
+	if (m == NULL)
+		return;
+	for (unsigned int i = 0; i < m->n_pending; i++)
+		window_free(&m->pending[i]);
+	free(m->scratch);
+	free(m);
+}
+
+static int
+window_grow(struct window *w)
+{
+	uint32_t cap = w->cap ? w->cap * 2 : 1024;
+	struct entry *ne = calloc(cap, sizeof(*ne));
+
+	if (ne == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < w->cap; i++) {
+		uint32_t j;
+
+		if (w->e[i].key == NULL)
+			continue;
+		for (j = (uint32_t)w->e[i].hash & (cap - 1); ne[j].key != NULL; j = (j + 1) & (cap - 1))
+			;
+		ne[j] = w->e[i];
+	}
+	free(w->e);
+	w->e = ne;
+	w->cap = cap;
+	return 0;
+}
+
+/* Find or insert the entry of @p key. NULL on allocation failure. */
+static struct entry *
+window_entry(struct window *w, const uint8_t *key, uint32_t key_len, uint8_t type)
+{
+	uint64_t h = sl_hash64(key, key_len, 0);
+	struct entry *e;
+	uint32_t i;
+
+	if ((w->n + 1) * 2 > w->cap && window_grow(w) != 0)
+		return NULL;
+	for (i = (uint32_t)h & (w->cap - 1);; i = (i + 1) & (w->cap - 1)) {
+		e = &w->e[i];
+		if (e->key == NULL)
+			break;
+		if (e->hash == h && e->key_len == key_len && memcmp(e->key, key, key_len) == 0)
+			return e;
+	}
+	e->key = malloc(key_len);
+	if (e->key == NULL)
+		return NULL;
+	memcpy(e->key, key, key_len);
+	e->key_len = key_len;
+	e->type = type;
+	e->hash = h;
+	sl_agg_state_init(&e->st);
+	e->set = NULL;
+	w->n++;
+	return e;
+}
+
+static struct window *
+pending_window(struct sl_merge *m, uint64_t start, uint64_t end)
+{
+	unsigned int i;
+
+	for (i = 0; i < m->n_pending; i++)
+		if (m->pending[i].start == start)
+			return &m->pending[i];
+	if (m->n_pending == MAX_PENDING)
+		return NULL;
+	/* Keep pending sorted by start: windows commit oldest first. */
+	for (i = m->n_pending; i > 0 && m->pending[i - 1].start > start; i--)
+		m->pending[i] = m->pending[i - 1];
+	memset(&m->pending[i], 0, sizeof(m->pending[i]));
+	m->pending[i].start = start;
+	m->pending[i].end = end;
+	m->n_pending++;
+	return &m->pending[i];
+}
+
+static void
+merge_group(const uint8_t *key, uint32_t key_len, uint8_t type, const struct sl_agg_state *st,
+	    const uint64_t *members, uint32_t n_members, void *arg)
+{
+	struct window *w = arg;
+	struct entry *e = window_entry(w, key, key_len, type);
+
+	if (e == NULL) {
+		w->oom = 1;
+		return;
+	}
+	sl_agg_state_merge(&e->st, st);
+	if (type == SL_METRIC_SET) {
+		if (e->set == NULL)
+			e->set = sl_agg_set_create();
+		if (e->set == NULL || sl_agg_set_add(e->set, members, n_members) != 0)
+			w->oom = 1;
+	}
+}
+
+static int commit_window(struct sl_merge *m, struct window *w);
+
+static void
+take_table(struct sl_merge *m, struct sl_worker *wk, struct sl_agg_table *t)
+{
+	uint64_t start, end;
+	struct window *w;
+	uint32_t core;
+
+	sl_agg_table_get_window(t, &start, &end, &core);
+	w = pending_window(m, start, end);
+	while (w == NULL) {
+		/* Too many open windows: commit the oldest early (later parts amend it). */
+		(void)commit_window(m, &m->pending[0]);
+		w = pending_window(m, start, end);
+	}
+	sl_agg_table_walk(t, m->scratch, m->scratch_cap, merge_group, w);
+	sl_agg_table_reset(t);
+	/* from_store holds every table of this worker, so it cannot be full. */
+	(void)rte_ring_sp_enqueue(wk->from_store, t);
+	stat_set(&m->stats.partials, m->stats.partials + 1);
+}
+
+/* Merge a stored record into an entry before a window is written again. */
+static void
+amend_entry(struct sl_merge *m, const struct window *w, struct entry *e, uint8_t **buf,
+	    uint32_t *cap)
+{
+	struct sl_agg_state st;
+	struct sl_agg_set *set = NULL;
+	uint32_t len;
+	uint8_t type;
+	int rc;
+
+	rc = sl_store_get(m->store, 0, w->start, e->key, e->key_len, *buf, *cap, &len);
+	if (rc == -ENOBUFS) {
+		uint8_t *nb = realloc(*buf, len);
+
+		if (nb == NULL)
+			return;
+		*buf = nb;
+		*cap = len;
+		rc = sl_store_get(m->store, 0, w->start, e->key, e->key_len, *buf, *cap, &len);
+	}
+	if (rc != 0 || sl_agg_state_deserialize(*buf, len, &type, &st, &set) != 0)
+		return;
+	sl_agg_state_merge(&e->st, &st);
+	if (set != NULL) {
+		if (e->set == NULL)
+			e->set = sl_agg_set_create();
+		if (e->set != NULL)
+			(void)sl_agg_set_merge(e->set, set);
+		sl_agg_set_destroy(set);
+	}
+}
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * SL_NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* Write @p w to LMDB and drop it from pending. */
+static int
+commit_window(struct sl_merge *m, struct window *w)
+{
+	struct sl_store_rec *recs = NULL;
+	uint8_t *vals = NULL, *abuf = NULL;
+	uint32_t n = 0, acap = 0;
+	size_t total = 0, off = 0;
+	bool amend = m->last_committed != 0 && w->start < m->last_committed;
+	uint64_t t0 = mono_ns();
+	int rc = -ENOMEM;
+
+	if (amend) {
+		acap = 4096;
+		abuf = malloc(acap);
+		for (uint32_t i = 0; abuf != NULL && i < w->cap; i++)
+			if (w->e[i].key != NULL)
+				amend_entry(m, w, &w->e[i], &abuf, &acap);
+	}
+	for (uint32_t i = 0; i < w->cap; i++)
+		if (w->e[i].key != NULL)
+			total += sl_agg_state_serialized_size(w->e[i].set);
+	recs = calloc(w->n ? w->n : 1, sizeof(*recs));
+	vals = malloc(total ? total : 1);
+	if (recs == NULL || vals == NULL || w->oom)
+		goto out;
+	for (uint32_t i = 0; i < w->cap; i++) {
+		struct entry *e = &w->e[i];
+		size_t len;
+
+		if (e->key == NULL)
+			continue;
+		len = sl_agg_state_serialize(e->type, &e->st, e->set, vals + off);
+		recs[n].key = e->key;
+		recs[n].key_len = e->key_len;
+		recs[n].val = vals + off;
+		recs[n].val_len = (uint32_t)len;
+		off += len;
+		n++;
+	}
+	rc = sl_store_put_window(m->store, 0, w->start, w->end, recs, n);
+out:
+	if (rc == 0) {
+		stat_set(&m->stats.windows_committed, m->stats.windows_committed + 1);
+		stat_set(&m->stats.records_written, m->stats.records_written + n);
+		if (amend)
+			stat_set(&m->stats.windows_amended, m->stats.windows_amended + 1);
+		if (w->start + 1 > m->last_committed)
+			m->last_committed = w->start + 1;
+	} else {
+		/* The storage thread decides: log here, once per window. */
+		STORE_LOG(ERR, "commit of window %" PRIu64 " (%u records) failed: %s%s\n",
+			  w->start, w->n, strerror(-rc), w->oom ? " (out of memory merging)" : "");
+		stat_set(&m->stats.commit_errors, m->stats.commit_errors + 1);
+		stat_set(&m->stats.records_lost, m->stats.records_lost + w->n);
+	}
+	stat_set(&m->stats.last_commit_ns, mono_ns() - t0);
+	free(recs);
+	free(vals);
+	free(abuf);
+
+	/* Drop it from pending (w points into the array). */
+	{
+		unsigned int idx = (unsigned int)(w - m->pending);
+
+		window_free(w);
+		memmove(&m->pending[idx], &m->pending[idx + 1],
+			(m->n_pending - idx - 1) * sizeof(m->pending[0]));
+		m->n_pending--;
+		memset(&m->pending[m->n_pending], 0, sizeof(m->pending[0]));
+	}
+	stat_set(&m->stats.pending_windows, m->n_pending);
+	return rc;
+}
+
+void *
+sl_merge_thread(void *arg)
+{
+	struct sl_merge *m = arg;
+
+	for (;;) {
+		uint64_t wm = UINT64_MAX;
+		unsigned int running = 0, got = 0;
+
+		/*
+		 * Read every worker's bound first, then drain: a worker enqueues a
+		 * table before it publishes a bound past it, so everything below
+		 * wm is in the rings by now.
+		 */
+		for (unsigned int i = 0; i < m->n_workers; i++) {
+			struct sl_worker *wk = &m->workers[i];
+			uint64_t db = __atomic_load_n(&wk->done_before, __ATOMIC_ACQUIRE);
+
+			if (__atomic_load_n(&wk->running, __ATOMIC_ACQUIRE))
+				running++;
+			if (__atomic_load_n(&wk->idle, __ATOMIC_ACQUIRE))
+				db = UINT64_MAX;
+			if (db < wm)
+				wm = db;
+		}
+		for (unsigned int i = 0; i < m->n_workers; i++) {
+			struct sl_worker *wk = &m->workers[i];
+			void *tabs[DEQ_BURST];
+			unsigned int n;
+
+			while ((n = rte_ring_sc_dequeue_burst(wk->to_store, tabs, DEQ_BURST, NULL)) >
+			       0) {
+				for (unsigned int k = 0; k < n; k++)
+					take_table(m, wk, tabs[k]);
+				got += n;
+			}
+		}
+		while (m->n_pending > 0 && m->pending[0].start < wm)
+			(void)commit_window(m, &m->pending[0]);
+		stat_set(&m->stats.pending_windows, m->n_pending);
+
+		if (running == 0 && got == 0 && m->n_pending == 0)
+			break;
+		if (got == 0) {
+			struct timespec ts = { 0, 1000000 };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	STORE_LOG(INFO, "all windows committed\n");
+	return NULL;
+}
+
+void
+sl_merge_stats_read(const struct sl_merge *m, struct sl_merge_stats *ret)
+{
+	const struct sl_merge_stats *s = &m->stats;
+
+	ret->windows_committed = __atomic_load_n(&s->windows_committed, __ATOMIC_RELAXED);
+	ret->windows_amended = __atomic_load_n(&s->windows_amended, __ATOMIC_RELAXED);
+	ret->records_written = __atomic_load_n(&s->records_written, __ATOMIC_RELAXED);
+	ret->commit_errors = __atomic_load_n(&s->commit_errors, __ATOMIC_RELAXED);
+	ret->records_lost = __atomic_load_n(&s->records_lost, __ATOMIC_RELAXED);
+	ret->pending_windows = __atomic_load_n(&s->pending_windows, __ATOMIC_RELAXED);
+	ret->last_commit_ns = __atomic_load_n(&s->last_commit_ns, __ATOMIC_RELAXED);
+	ret->partials = __atomic_load_n(&s->partials, __ATOMIC_RELAXED);
+}

@@ -1,1 +1,364 @@
-/* placeholder */ typedef int sl_placeholder_t;
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The sluice authors
+ */
+
+/*
+ * The worker loop. Everything below sl_worker_main() runs on a worker lcore
+ * and follows the rules in worker.h: no locks, no allocation, no syscalls
+ * (but the optional nanosleep on an idle queue, never with packets pending),
+ * no logging per packet.
+ */
+
+#include <string.h>
+#include <time.h>
+
+#include <rte_byteorder.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_pause.h>
+#include <rte_udp.h>
+
+#include "parse.h"
+#include "worker.h"
+
+RTE_LOG_REGISTER(sl_logtype_worker, sluice.dp.worker, INFO);
+#define WORKER_LOG(level, ...) \
+	rte_log(RTE_LOG_##level, sl_logtype_worker, "worker: " __VA_ARGS__)
+
+volatile int sl_force_quit;
+
+#define EMPTY_POLLS_BEFORE_SLEEP 256
+
+/* Wall clock from the TSC: calibrated once per worker, read once per burst. */
+struct wall_clock {
+	uint64_t base_tsc;
+	uint64_t base_ns;
+	double ns_per_cycle;
+};
+
+static void
+wall_clock_init(struct wall_clock *c)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	c->base_tsc = rte_rdtsc();
+	c->base_ns = (uint64_t)ts.tv_sec * SL_NS_PER_SEC + (uint64_t)ts.tv_nsec;
+	c->ns_per_cycle = 1e9 / (double)rte_get_tsc_hz();
+}
+
+static inline uint64_t
+wall_clock_now(const struct wall_clock *c)
+{
+	return c->base_ns + (uint64_t)((double)(rte_rdtsc() - c->base_tsc) * c->ns_per_cycle);
+}
+
+static inline void
+count_drop(struct sl_worker *w, unsigned int reason)
+{
+	uint64_t *d = &w->stats.drops[reason];
+
+	__atomic_store_n(d, *d + 1, __ATOMIC_RELAXED);
+}
+
+static inline void
+stat_add(uint64_t *c, uint64_t v)
+{
+	__atomic_store_n(c, *c + v, __ATOMIC_RELAXED);
+}
+
+/*
+ * Give the open table to the storage thread and take the spare. Fails, and
+ * changes nothing, when no spare table is available.
+ */
+static bool
+handover(struct sl_worker *w)
+{
+	if (w->spare == NULL && rte_ring_sc_dequeue(w->from_store, (void **)&w->spare) != 0)
+		return false;
+	/* to_store holds every table of this worker, so it cannot be full. */
+	if (rte_ring_sp_enqueue(w->to_store, w->cur) != 0)
+		return false;
+	w->cur = w->spare;
+	w->spare = NULL;
+	(void)rte_ring_sc_dequeue(w->from_store, (void **)&w->spare);
+	stat_add(&w->stats.rotations, 1);
+	return true;
+}
+
+/* Move to the window that contains @p t. */
+static bool
+rotate(struct sl_worker *w, uint64_t t)
+{
+	uint64_t start = t - t % w->window_ns;
+
+	if (sl_agg_table_count(w->cur) > 0 && !handover(w))
+		return false;
+	w->win_start = start;
+	w->win_end = start + w->window_ns;
+	sl_agg_table_set_window(w->cur, w->win_start, w->win_end, w->idx);
+	/* Release: the table enqueued above is visible before the new bound. */
+	__atomic_store_n(&w->done_before, start, __ATOMIC_RELEASE);
+	return true;
+}
+
+/*
+ * Decode Ethernet (one optional VLAN tag) / IPv4 or IPv6 / UDP and find the
+ * payload. Returns SL_DROP__MAX when the datagram is for @p port.
+ */
+static inline unsigned int
+decode_udp(const uint8_t *p, uint32_t len, uint16_t port, const uint8_t **ret_payload,
+	   uint32_t *ret_len)
+{
+	const struct rte_udp_hdr *udp;
+	uint32_t off = sizeof(struct rte_ether_hdr);
+	uint16_t type, ulen;
+
+	if (len < off)
+		return SL_DROP_BAD_HEADER;
+	type = rte_be_to_cpu_16(((const struct rte_ether_hdr *)p)->ether_type);
+	if (type == RTE_ETHER_TYPE_VLAN) {
+		if (len < off + 4)
+			return SL_DROP_BAD_HEADER;
+		type = (uint16_t)(p[off + 2] << 8 | p[off + 3]);
+		off += 4;
+	}
+	if (type == RTE_ETHER_TYPE_IPV4) {
+		const struct rte_ipv4_hdr *ip = (const void *)(p + off);
+		uint32_t ihl, tot;
+
+		if (len < off + sizeof(*ip))
+			return SL_DROP_BAD_HEADER;
+		ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
+		tot = rte_be_to_cpu_16(ip->total_length);
+		if ((ip->version_ihl >> 4) != 4 || ihl < sizeof(*ip) || tot < ihl ||
+		    off + tot > len)
+			return SL_DROP_BAD_HEADER;
+		if (ip->next_proto_id != IPPROTO_UDP)
+			return SL_DROP_NOT_UDP;
+		if (rte_be_to_cpu_16(ip->fragment_offset) &
+		    (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
+			return SL_DROP_IP_FRAGMENT;
+		len = off + tot; /* ignore Ethernet padding */
+		off += ihl;
+	} else if (type == RTE_ETHER_TYPE_IPV6) {
+		const struct rte_ipv6_hdr *ip6 = (const void *)(p + off);
+
+		if (len < off + sizeof(*ip6))
+			return SL_DROP_BAD_HEADER;
+		if (ip6->proto != IPPROTO_UDP)
+			return SL_DROP_NOT_UDP;
+		if (off + sizeof(*ip6) + rte_be_to_cpu_16(ip6->payload_len) > len)
+			return SL_DROP_BAD_HEADER;
+		len = off + sizeof(*ip6) + rte_be_to_cpu_16(ip6->payload_len);
+		off += sizeof(*ip6);
+	} else {
+		return SL_DROP_NOT_IP;
+	}
+	if (len < off + sizeof(*udp))
+		return SL_DROP_BAD_HEADER;
+	udp = (const void *)(p + off);
+	ulen = rte_be_to_cpu_16(udp->dgram_len);
+	if (ulen < sizeof(*udp) || off + ulen > len)
+		return SL_DROP_BAD_HEADER;
+	if (rte_be_to_cpu_16(udp->dst_port) != port)
+		return SL_DROP_UNKNOWN_PORT;
+	*ret_payload = p + off + sizeof(*udp);
+	*ret_len = ulen - (uint32_t)sizeof(*udp);
+	return SL_DROP__MAX;
+}
+
+struct burst_acc {
+	uint64_t received;
+	uint64_t aggregated;
+	uint64_t accepted;
+	uint64_t bytes;
+};
+
+static inline void
+handle_datagram(struct sl_worker *w, const uint8_t *pl, uint32_t plen, uint64_t t, bool table_ok,
+		struct burst_acc *acc)
+{
+	struct sl_statsd_event ev;
+	const uint8_t *line;
+	uint32_t off = 0, ll;
+
+	while (sl_statsd_next_line(pl, plen, &off, &line, &ll)) {
+		unsigned int rc = sl_statsd_parse_line(line, ll, &ev);
+
+		acc->received++;
+		if (rc == SL_DROP__MAX)
+			rc = table_ok ? sl_agg_table_update(w->cur, &ev, t) : SL_DROP_NO_TABLE;
+		if (rc == SL_DROP__MAX)
+			acc->aggregated++;
+		else
+			count_drop(w, rc);
+	}
+}
+
+static void
+handle_burst(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint64_t wall,
+	     int ts_off, uint64_t ts_flag)
+{
+	struct burst_acc acc = { 0 };
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const uint8_t *pl = NULL;
+		uint32_t plen = 0;
+		unsigned int rc;
+		uint64_t t = wall;
+		bool table_ok = true;
+
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		acc.bytes += m->pkt_len;
+		if (w->time_mode != SL_TIME_WALL && ts_off >= 0 && (m->ol_flags & ts_flag)) {
+			t = *RTE_MBUF_DYNFIELD(m, ts_off, uint64_t *);
+			/* Drivers differ: microseconds (net_pcap) or nanoseconds. */
+			if (t < 100000000000000000ULL)
+				t *= 1000;
+		}
+		if (t < w->clock_ns)
+			t = w->clock_ns;
+		w->clock_ns = t;
+		if (t >= w->win_end)
+			table_ok = rotate(w, t);
+
+		if (m->nb_segs > 1) {
+			rc = SL_DROP_MULTI_SEGMENT;
+		} else {
+			rc = decode_udp(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
+					w->udp_port, &pl, &plen);
+		}
+		if (rc != SL_DROP__MAX) {
+			acc.received++;
+			count_drop(w, rc);
+			continue;
+		}
+		acc.accepted++;
+		handle_datagram(w, pl, plen, t, table_ok, &acc);
+	}
+	rte_pktmbuf_free_bulk(pkts, n);
+
+	stat_add(&w->stats.packets, n);
+	stat_add(&w->stats.bytes, acc.bytes);
+	stat_add(&w->stats.accepted, acc.accepted);
+	stat_add(&w->stats.received, acc.received);
+	stat_add(&w->stats.aggregated, acc.aggregated);
+}
+
+int
+sl_worker_main(void *arg)
+{
+	struct sl_worker *w = arg;
+	struct rte_mbuf *pkts[SL_RX_BURST];
+	struct wall_clock wc;
+	uint64_t ts_flag = 0, last_rx_wall, wall;
+	uint32_t empty_polls = 0;
+	bool rx_clock = false;
+	int ts_off, ts_bit;
+
+	ts_off = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, NULL);
+	ts_bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, NULL);
+	if (ts_bit >= 0)
+		ts_flag = 1ULL << ts_bit;
+	else
+		ts_off = -1;
+
+	wall_clock_init(&wc);
+	wall = wall_clock_now(&wc);
+	last_rx_wall = wall;
+	w->clock_ns = 0;
+	w->win_start = 0;
+	w->win_end = 0; /* the first packet (or tick) opens a window */
+	__atomic_store_n(&w->idle, 1, __ATOMIC_RELEASE);
+	WORKER_LOG(INFO, "lcore %u (socket %u) polls %u queue(s)\n", w->lcore, w->socket,
+		   w->n_rxq);
+
+	while (!sl_force_quit) {
+		uint16_t total = 0;
+
+		wall = wall_clock_now(&wc);
+		/* Wall-clock windows close on time even when no packet comes. */
+		if (!rx_clock && w->time_mode != SL_TIME_RX && w->win_end != 0 &&
+		    wall >= w->win_end && wall >= w->clock_ns)
+			(void)rotate(w, wall);
+
+		/* Never start a burst without a table to rotate into. */
+		if (w->spare == NULL)
+			(void)rte_ring_sc_dequeue(w->from_store, (void **)&w->spare);
+		if (w->spare == NULL && sl_agg_table_count(w->cur) > 0) {
+			stat_add(&w->stats.rx_paused, 1);
+			rte_pause();
+			continue;
+		}
+
+		for (uint16_t q = 0; q < w->n_rxq; q++) {
+			uint16_t n = rte_eth_rx_burst(w->rxq[q].port, w->rxq[q].queue, pkts,
+						      SL_RX_BURST);
+
+			if (n == 0)
+				continue;
+			if (total == 0 && w->idle)
+				__atomic_store_n(&w->idle, 0, __ATOMIC_RELEASE);
+			if (w->time_mode != SL_TIME_WALL && ts_off >= 0)
+				rx_clock = (pkts[0]->ol_flags & ts_flag) != 0;
+			handle_burst(w, pkts, n, wall, ts_off, ts_flag);
+			total += n;
+		}
+		if (total > 0) {
+			last_rx_wall = wall;
+			empty_polls = 0;
+			continue;
+		}
+
+		/*
+		 * A quiet core must not hold windows open: after idle_flush_ns
+		 * without packets it hands over what it has and says so.
+		 */
+		if (rx_clock && !w->idle && wall - last_rx_wall > w->idle_flush_ns) {
+			if (sl_agg_table_count(w->cur) == 0 || handover(w)) {
+				sl_agg_table_set_window(w->cur, w->win_start, w->win_end, w->idx);
+				__atomic_store_n(&w->idle, 1, __ATOMIC_RELEASE);
+			}
+		}
+		if (w->idle_sleep_us > 0 && ++empty_polls > EMPTY_POLLS_BEFORE_SLEEP) {
+			struct timespec ts = { 0, (long)w->idle_sleep_us * 1000 };
+
+			nanosleep(&ts, NULL);
+		} else {
+			rte_pause();
+		}
+	}
+
+	/* Shutdown: hand over the open window without needing a spare. */
+	if (sl_agg_table_count(w->cur) > 0 && rte_ring_sp_enqueue(w->to_store, w->cur) == 0) {
+		stat_add(&w->stats.rotations, 1);
+		w->cur = NULL;
+	}
+	__atomic_store_n(&w->done_before, UINT64_MAX, __ATOMIC_RELEASE);
+	__atomic_store_n(&w->running, 0, __ATOMIC_RELEASE);
+	WORKER_LOG(INFO, "lcore %u stopped\n", w->lcore);
+	return 0;
+}
+
+void
+sl_worker_stats_read(const struct sl_worker *w, struct sl_dp_stats *acc)
+{
+	const struct sl_dp_stats *s = &w->stats;
+
+	acc->packets += __atomic_load_n(&s->packets, __ATOMIC_RELAXED);
+	acc->bytes += __atomic_load_n(&s->bytes, __ATOMIC_RELAXED);
+	acc->accepted += __atomic_load_n(&s->accepted, __ATOMIC_RELAXED);
+	acc->received += __atomic_load_n(&s->received, __ATOMIC_RELAXED);
+	acc->aggregated += __atomic_load_n(&s->aggregated, __ATOMIC_RELAXED);
+	acc->rotations += __atomic_load_n(&s->rotations, __ATOMIC_RELAXED);
+	acc->rx_paused += __atomic_load_n(&s->rx_paused, __ATOMIC_RELAXED);
+	for (unsigned int r = 0; r < SL_DROP__MAX; r++)
+		acc->drops[r] += __atomic_load_n(&s->drops[r], __ATOMIC_RELAXED);
+}

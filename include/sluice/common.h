@@ -21,8 +21,12 @@
 #define SL_TAGS_MAX 16
 /** Largest single tag ("key:value"), in bytes. */
 #define SL_TAG_MAX 200
-/** Largest canonical group key (type + name + sorted tags), in bytes. */
-#define SL_KEY_MAX 1024
+/**
+ * Largest canonical group key (type + name + sorted tags), in bytes. LMDB keys
+ * are at most 511 bytes and the store prefixes 12 bytes (view, window start),
+ * so a longer key could never be committed: it is dropped as key_too_long.
+ */
+#define SL_KEY_MAX 496
 /** Largest set member (statsd `|s` value), in bytes. */
 #define SL_MEMBER_MAX 256
 /** Largest absolute value accepted: keeps exact fixed-point sums in range. */

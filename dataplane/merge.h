@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The sluice authors
+ */
+#ifndef SL_DP_MERGE_H
+#define SL_DP_MERGE_H
+
+/**
+ * @file
+ * The storage thread: takes closed window tables from every worker's to_store
+ * ring, merges the cores' partials per window, gives the emptied tables back
+ * on from_store, and commits a window to LMDB (one write transaction) once
+ * every worker has moved past it or is idle.
+ *
+ * A partial that arrives for a window already committed (a core that was idle
+ * and woke up inside it) is merged with the stored records and the window is
+ * written again: counted as windows_amended, never lost.
+ *
+ * Threading: one thread owns struct sl_merge and the store's write handle.
+ * Its counters (struct sl_merge_stats) are written with relaxed atomic stores
+ * and may be read from any thread.
+ */
+
+#include <stdint.h>
+
+#include "worker.h"
+
+struct sl_store;
+
+struct sl_merge_stats {
+	uint64_t windows_committed;
+	uint64_t windows_amended;
+	uint64_t records_written;
+	uint64_t commit_errors;    /**< Windows that could not be written (map full, I/O). */
+	uint64_t records_lost;     /**< Records of those windows. */
+	uint64_t pending_windows;  /**< Windows merged but not yet committed. */
+	uint64_t last_commit_ns;   /**< Duration of the latest commit. */
+	uint64_t partials;         /**< Tables received from workers. */
+};
+
+struct sl_merge;
+
+/**
+ * Create the storage state. Borrows @p workers and @p store; both must outlive it.
+ * @return NULL with errno set on failure.
+ */
+struct sl_merge *sl_merge_create(struct sl_worker *workers, unsigned int n_workers,
+				 struct sl_store *store, uint32_t max_set_members);
+
+/** Thread body: runs until every worker stopped and everything is committed. */
+void *sl_merge_thread(void *arg);
+
+/** Copy the counters (relaxed loads). */
+void sl_merge_stats_read(const struct sl_merge *m, struct sl_merge_stats *ret);
+
+/** Free. NULL is a no-op. Call after the thread was joined. */
+void sl_merge_destroy(struct sl_merge *m);
+
+#endif /* SL_DP_MERGE_H */

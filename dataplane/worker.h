@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The sluice authors
+ */
+#ifndef SL_DP_WORKER_H
+#define SL_DP_WORKER_H
+
+/**
+ * @file
+ * Worker lcores: poll RX queues, decode Ethernet/IP/UDP, parse statsd lines,
+ * aggregate into the core's open window table, and hand closed windows to the
+ * storage thread.
+ *
+ * Ownership: a struct sl_worker is written by its own lcore only, except the
+ * fields marked otherwise. A window table belongs to the worker while it is
+ * w->cur or w->spare; enqueueing it on w->to_store gives it to the storage
+ * thread, which gives it back (reset) on w->from_store. Both rings are SPSC.
+ *
+ * The per-packet path takes no lock, calls no malloc, makes no syscall and
+ * logs nothing. Counters are accumulated in a local struct per burst and
+ * published once per burst with relaxed atomic stores (single writer); readers
+ * use relaxed loads.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_ring.h>
+
+#include <sluice/common.h>
+
+#include "agg.h"
+
+#define SL_MAX_WORKERS 64
+#define SL_MAX_QUEUES_PER_WORKER 16
+#define SL_RX_BURST 32
+#define SL_TABLES_PER_WORKER 4
+
+/** Per-core counters. Single writer (the worker), read with relaxed loads. */
+struct sl_dp_stats {
+	uint64_t packets;      /**< Packets taken from the RX queues. */
+	uint64_t bytes;
+	uint64_t accepted;     /**< Packets whose payload reached a parser. */
+	uint64_t received;     /**< Events: lines in accepted packets + rejected packets. */
+	uint64_t aggregated;   /**< Events that updated a window table. */
+	uint64_t drops[SL_DROP__MAX];
+	uint64_t rotations;    /**< Window tables handed to storage. */
+	uint64_t rx_paused;    /**< Polls skipped because no free table was available. */
+};
+
+/** How a worker tells time. */
+enum sl_time_mode {
+	SL_TIME_AUTO,  /**< RX timestamp when the port gives one, else the wall clock. */
+	SL_TIME_RX,    /**< RX timestamp only (e.g. net_pcap capture time). */
+	SL_TIME_WALL,  /**< Wall clock read once per burst. */
+};
+
+struct sl_rxq {
+	uint16_t port;
+	uint16_t queue;
+};
+
+struct __rte_cache_aligned sl_worker {
+	/* Set up by main before launch, then read-only. */
+	unsigned int lcore;
+	unsigned int idx;          /**< 0..n_workers-1 */
+	unsigned int socket;
+	uint16_t n_rxq;
+	struct sl_rxq rxq[SL_MAX_QUEUES_PER_WORKER];
+	uint16_t udp_port;         /**< statsd UDP destination port. */
+	uint64_t window_ns;
+	uint64_t idle_flush_ns;    /**< RX-time mode: hand over a quiet core's window. */
+	uint32_t idle_sleep_us;    /**< Sleep after many empty polls (0: busy poll). */
+	enum sl_time_mode time_mode;
+	struct rte_ring *to_store;   /**< SPSC worker -> storage: closed tables. */
+	struct rte_ring *from_store; /**< SPSC storage -> worker: empty tables. */
+
+	/* Worker-private: rw by this lcore only. */
+	struct sl_agg_table *cur;  /**< Open window, owned. */
+	struct sl_agg_table *spare;/**< Next table, owned (may be NULL). */
+	uint64_t clock_ns;         /**< Latest time seen by this core. */
+	uint64_t win_start;
+	uint64_t win_end;
+
+	/* Cross-thread, one writer each (access with __atomic_*). */
+	struct sl_dp_stats stats;  /**< worker: wo (relaxed)   others: ro */
+	uint64_t done_before;      /**< worker: wo (release)   storage: ro (acquire).
+				    *   Every window starting before it was handed over. */
+	uint32_t idle;             /**< worker: wo  storage: ro. 1 = no open data. */
+	uint32_t running;          /**< worker: wo  main: ro. */
+};
+
+/** Ask every worker to flush and exit. Written by main, read by workers. */
+extern volatile int sl_force_quit;
+
+/** lcore entry point; @p arg is the struct sl_worker. */
+int sl_worker_main(void *arg);
+
+/** Sum of one worker's counters into @p acc (relaxed loads). */
+void sl_worker_stats_read(const struct sl_worker *w, struct sl_dp_stats *acc);
+
+#endif /* SL_DP_WORKER_H */
