@@ -1,1 +1,565 @@
-/* placeholder */ typedef int sl_placeholder_t;
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The sluice authors
+ */
+
+/*
+ * Closed windows in LMDB. See store.h for the on-disk layout and the threading
+ * model. Every LMDB return code is translated here, once, by store_errno(); the
+ * text of the last failure is kept in the handle for the caller to log.
+ */
+
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <lmdb.h>
+
+#include "store.h"
+
+#define SL_STORE_MAP_DEFAULT (1ULL << 30)
+#define SL_STORE_MAX_DBS 4
+/* Mode of data.mdb and lock.mdb (the umask applies). */
+#define SL_STORE_FILE_MODE 0640
+#define SL_STORE_DIR_MODE 0750
+/* "windows" key prefix: u32 BE view, u64 BE window start. */
+#define SL_STORE_KEY_PREFIX 12u
+/* "windows" value prefix: u64 LE window end. */
+#define SL_STORE_VAL_PREFIX 8u
+#define SL_STORE_ERR_LEN 160
+#define SL_STORE_META_KEY_LEN 32
+
+struct sl_store {
+	MDB_env *env;
+	MDB_dbi meta;
+	MDB_dbi windows;
+	unsigned int flags;
+	uint32_t key_max;                /* largest group key accepted by put_window */
+	char err[SL_STORE_ERR_LEN];      /* text of the last failure, "" if none */
+};
+
+/* Text of the last failed sl_store_open() of this thread (its handle is gone). */
+static __thread char open_err[SL_STORE_ERR_LEN];
+
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+	put_be32(p, v >> 32);
+	put_be32(p + 4, (uint32_t)v);
+}
+
+static uint32_t
+get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t
+get_be64(const uint8_t *p)
+{
+	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
+}
+
+static void
+put_le64(uint8_t *p, uint64_t v)
+{
+	for (unsigned int i = 0; i < 8; i++)
+		p[i] = v >> (8 * i);
+}
+
+static uint64_t
+get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (unsigned int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static void
+put_le32(uint8_t *p, uint32_t v)
+{
+	for (unsigned int i = 0; i < 4; i++)
+		p[i] = v >> (8 * i);
+}
+
+static uint32_t
+get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/*
+ * Translate an LMDB return code into a negative errno. LMDB returns either its
+ * own MDB_* codes (all negative) or a plain errno from the OS (positive).
+ */
+static int
+store_errno(int rc)
+{
+	if (rc == MDB_SUCCESS)
+		return 0;
+	if (rc == MDB_MAP_FULL)
+		return -ENOSPC;
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	if (rc > 0)
+		return -rc;
+	return -EIO;
+}
+
+static void __attribute__((format(printf, 2, 3)))
+store_seterr(char *buf, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, SL_STORE_ERR_LEN, fmt, ap);
+	va_end(ap);
+}
+
+/* Record the failure of LMDB call @p what and return its translation. */
+static int
+store_fail(struct sl_store *s, const char *what, int rc)
+{
+	store_seterr(s->err, "%s: %s", what, mdb_strerror(rc));
+	return store_errno(rc);
+}
+
+/* Build the "windows" key into @p buf; the caller checked @p key_len. */
+static size_t
+win_key(uint8_t *buf, uint32_t view, uint64_t start_ns, const uint8_t *key, uint32_t key_len)
+{
+	put_be32(buf, view);
+	put_be64(buf + 4, start_ns);
+	if (key_len > 0)
+		memcpy(buf + SL_STORE_KEY_PREFIX, key, key_len);
+	return SL_STORE_KEY_PREFIX + key_len;
+}
+
+static size_t
+last_window_key(char *buf, size_t cap, uint32_t view)
+{
+	return (size_t)snprintf(buf, cap, "last_window/%u", view);
+}
+
+/*
+ * Open both databases and check (or, read-write, write) the schema version,
+ * in one transaction. Read-only, a database the writer has not created yet is
+ * -ENOENT, like a missing data.mdb.
+ */
+static int
+store_init_dbs(struct sl_store *s)
+{
+	const int rdonly = (s->flags & SL_STORE_RDONLY) != 0;
+	const unsigned int dbflags = rdonly ? 0 : MDB_CREATE;
+	uint8_t ver_buf[4];
+	static char name[] = "schema_version";
+	MDB_val k = { sizeof(name) - 1, name };
+	MDB_val v;
+	MDB_txn *txn = NULL;
+	int rc;
+
+	rc = mdb_txn_begin(s->env, NULL, rdonly ? MDB_RDONLY : 0, &txn);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_txn_begin", rc);
+		goto out;
+	}
+	rc = mdb_dbi_open(txn, "meta", dbflags, &s->meta);
+	if (rc == MDB_SUCCESS)
+		rc = mdb_dbi_open(txn, "windows", dbflags, &s->windows);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_dbi_open", rc);
+		goto out;
+	}
+
+	rc = mdb_get(txn, s->meta, &k, &v);
+	if (rc == MDB_NOTFOUND && !rdonly) {
+		put_le32(ver_buf, SL_STORE_SCHEMA_VERSION);
+		v.mv_size = sizeof(ver_buf);
+		v.mv_data = ver_buf;
+		rc = mdb_put(txn, s->meta, &k, &v, 0);
+		if (rc != MDB_SUCCESS) {
+			rc = store_fail(s, "mdb_put(schema_version)", rc);
+			goto out;
+		}
+	} else if (rc == MDB_NOTFOUND) {
+		store_seterr(s->err, "no schema_version in meta");
+		rc = -EPROTO;
+		goto out;
+	} else if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_get(schema_version)", rc);
+		goto out;
+	} else if (v.mv_size != 4 || get_le32(v.mv_data) != SL_STORE_SCHEMA_VERSION) {
+		store_seterr(s->err, "schema_version %u (%zu bytes), expected %u",
+			     v.mv_size == 4 ? get_le32(v.mv_data) : 0, v.mv_size,
+			     SL_STORE_SCHEMA_VERSION);
+		rc = -EPROTO;
+		goto out;
+	}
+
+	/* Committing (even a read-only txn) makes the dbi handles usable later. */
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != MDB_SUCCESS)
+		rc = store_fail(s, "mdb_txn_commit", rc);
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+sl_store_open(const char *dir, uint64_t map_size, unsigned int flags,
+	      struct sl_store **ret_store)
+{
+	const int rdonly = (flags & SL_STORE_RDONLY) != 0;
+	struct sl_store *s;
+	int dead, maxkey;
+	int rc;
+
+	assert(dir != NULL && ret_store != NULL);
+	if ((flags & ~SL_STORE_RDONLY) != 0) {
+		store_seterr(open_err, "open '%s': unknown flags 0x%x", dir, flags);
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		store_seterr(open_err, "open '%s': out of memory", dir);
+		return -ENOMEM;
+	}
+	s->flags = flags;
+
+	if (!rdonly && mkdir(dir, SL_STORE_DIR_MODE) < 0 && errno != EEXIST) {
+		rc = -errno;
+		store_seterr(s->err, "mkdir: %s", strerror(-rc));
+		goto err;
+	}
+
+	rc = mdb_env_create(&s->env);
+	if (rc != MDB_SUCCESS) {
+		s->env = NULL;
+		rc = store_fail(s, "mdb_env_create", rc);
+		goto err;
+	}
+	rc = mdb_env_set_maxdbs(s->env, SL_STORE_MAX_DBS);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_env_set_maxdbs", rc);
+		goto err;
+	}
+	/* A reader without an explicit size maps what the writer recorded. */
+	if (map_size != 0 || !rdonly) {
+		rc = mdb_env_set_mapsize(s->env, map_size != 0 ? map_size : SL_STORE_MAP_DEFAULT);
+		if (rc != MDB_SUCCESS) {
+			rc = store_fail(s, "mdb_env_set_mapsize", rc);
+			goto err;
+		}
+	}
+	/*
+	 * MDB_RDONLY never creates data.mdb (a missing one is ENOENT, and so is an
+	 * empty one). MDB_NOTLS: read transactions are not tied to a thread slot,
+	 * so a handle may move between threads.
+	 */
+	rc = mdb_env_open(s->env, dir, MDB_NOTLS | (rdonly ? MDB_RDONLY : 0), SL_STORE_FILE_MODE);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_env_open", rc);
+		goto err;
+	}
+	if (!rdonly) {
+		/* Free reader slots of dead processes: they would pin old pages forever. */
+		rc = mdb_reader_check(s->env, &dead);
+		if (rc != MDB_SUCCESS) {
+			rc = store_fail(s, "mdb_reader_check", rc);
+			goto err;
+		}
+	}
+	maxkey = mdb_env_get_maxkeysize(s->env);
+	s->key_max = SL_STORE_KEY_MAX;
+	if (maxkey < (int)(SL_STORE_KEY_PREFIX + SL_STORE_KEY_MAX))
+		s->key_max = maxkey > (int)SL_STORE_KEY_PREFIX ? maxkey - SL_STORE_KEY_PREFIX : 0;
+
+	rc = store_init_dbs(s);
+	if (rc < 0)
+		goto err;
+
+	*ret_store = s;
+	return 0;
+err:
+	store_seterr(open_err, "open '%s': %s", dir, s->err);
+	sl_store_close(s); /* lmdb.h: a failed mdb_env_open() still needs mdb_env_close() */
+	return rc;
+}
+
+void
+sl_store_close(struct sl_store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->env != NULL)
+		mdb_env_close(s->env);
+	free(s);
+}
+
+const char *
+sl_store_strerror(const struct sl_store *s)
+{
+	return s != NULL ? s->err : open_err;
+}
+
+/* Raise "last_window/<view>" to @p start_ns if it is lower or absent. */
+static int
+last_window_raise(struct sl_store *s, MDB_txn *txn, uint32_t view, uint64_t start_ns)
+{
+	char name[SL_STORE_META_KEY_LEN];
+	uint8_t buf[8];
+	MDB_val k, v;
+	int rc;
+
+	k.mv_size = last_window_key(name, sizeof(name), view);
+	k.mv_data = name;
+	rc = mdb_get(txn, s->meta, &k, &v);
+	if (rc == MDB_SUCCESS && v.mv_size == 8 && get_le64(v.mv_data) >= start_ns)
+		return 0;
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		return store_fail(s, "mdb_get(last_window)", rc);
+
+	put_le64(buf, start_ns);
+	v.mv_size = sizeof(buf);
+	v.mv_data = buf;
+	rc = mdb_put(txn, s->meta, &k, &v, 0);
+	if (rc != MDB_SUCCESS)
+		return store_fail(s, "mdb_put(last_window)", rc);
+	return 0;
+}
+
+int
+sl_store_put_window(struct sl_store *s, uint32_t view, uint64_t start_ns, uint64_t end_ns,
+		    const struct sl_store_rec *recs, uint32_t n)
+{
+	uint8_t kbuf[SL_STORE_KEY_PREFIX + SL_STORE_KEY_MAX];
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	uint32_t i;
+	int rc;
+
+	assert(s != NULL && (recs != NULL || n == 0));
+	if (s->flags & SL_STORE_RDONLY) {
+		store_seterr(s->err, "put_window: read-only handle");
+		return -EROFS;
+	}
+	/* Check every key first: a window is written completely or not at all. */
+	for (i = 0; i < n; i++) {
+		if (recs[i].key_len > s->key_max) {
+			store_seterr(s->err, "put_window: record %u: key of %u bytes, limit %u", i,
+				     recs[i].key_len, s->key_max);
+			return -EINVAL;
+		}
+	}
+
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_txn_begin", rc);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		k.mv_size = win_key(kbuf, view, start_ns, recs[i].key, recs[i].key_len);
+		k.mv_data = kbuf;
+		/* MDB_RESERVE: write end_ns and the state straight into the page. */
+		v.mv_size = SL_STORE_VAL_PREFIX + (size_t)recs[i].val_len;
+		v.mv_data = NULL;
+		rc = mdb_put(txn, s->windows, &k, &v, MDB_RESERVE);
+		if (rc != MDB_SUCCESS) {
+			rc = store_fail(s, "mdb_put(window)", rc);
+			goto out;
+		}
+		put_le64(v.mv_data, end_ns);
+		if (recs[i].val_len > 0)
+			memcpy((uint8_t *)v.mv_data + SL_STORE_VAL_PREFIX, recs[i].val,
+			       recs[i].val_len);
+	}
+	rc = last_window_raise(s, txn, view, start_ns);
+	if (rc < 0)
+		goto out;
+
+	/* On failure mdb_txn_commit() has already freed the transaction. */
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != MDB_SUCCESS)
+		rc = store_fail(s, "mdb_txn_commit", rc);
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+sl_store_get(struct sl_store *s, uint32_t view, uint64_t start_ns, const uint8_t *key,
+	     uint32_t key_len, uint8_t *buf, uint32_t cap, uint32_t *ret_len)
+{
+	uint8_t kbuf[SL_STORE_KEY_PREFIX + SL_STORE_KEY_MAX];
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	size_t len;
+	int rc;
+
+	assert(s != NULL && ret_len != NULL && (buf != NULL || cap == 0));
+	if (key_len > s->key_max) {
+		store_seterr(s->err, "get: key of %u bytes, limit %u", key_len, s->key_max);
+		return -EINVAL;
+	}
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_txn_begin", rc);
+		goto out;
+	}
+	k.mv_size = win_key(kbuf, view, start_ns, key, key_len);
+	k.mv_data = kbuf;
+	rc = mdb_get(txn, s->windows, &k, &v);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_get(window)", rc);
+		goto out;
+	}
+	if (v.mv_size < SL_STORE_VAL_PREFIX || v.mv_size - SL_STORE_VAL_PREFIX > UINT32_MAX) {
+		store_seterr(s->err, "get: corrupt value of %zu bytes", v.mv_size);
+		rc = -EIO;
+		goto out;
+	}
+	len = v.mv_size - SL_STORE_VAL_PREFIX;
+	*ret_len = (uint32_t)len;
+	if (len > cap) {
+		rc = -ENOBUFS;
+		goto out;
+	}
+	if (len > 0)
+		memcpy(buf, (const uint8_t *)v.mv_data + SL_STORE_VAL_PREFIX, len);
+	rc = 0;
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+sl_store_scan(struct sl_store *s, uint32_t view, uint64_t from_ns, uint64_t to_ns,
+	      sl_store_scan_fn fn, void *arg)
+{
+	uint8_t kbuf[SL_STORE_KEY_PREFIX];
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn = NULL;
+	const uint8_t *kp, *vp;
+	uint64_t start;
+	MDB_val k, v;
+	int rc;
+
+	assert(s != NULL && fn != NULL);
+	if (from_ns >= to_ns)
+		return 0;
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_txn_begin", rc);
+		goto out;
+	}
+	rc = mdb_cursor_open(txn, s->windows, &cur);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_cursor_open", rc);
+		goto out;
+	}
+	k.mv_size = win_key(kbuf, view, from_ns, NULL, 0);
+	k.mv_data = kbuf;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		kp = k.mv_data;
+		vp = v.mv_data;
+		if (k.mv_size < SL_STORE_KEY_PREFIX || v.mv_size < SL_STORE_VAL_PREFIX ||
+		    v.mv_size - SL_STORE_VAL_PREFIX > UINT32_MAX) {
+			store_seterr(s->err, "scan: corrupt record (key %zu, value %zu bytes)",
+				     k.mv_size, v.mv_size);
+			rc = -EIO;
+			goto out;
+		}
+		start = get_be64(kp + 4);
+		if (get_be32(kp) != view || start >= to_ns)
+			break;
+		rc = fn(view, start, get_le64(vp), kp + SL_STORE_KEY_PREFIX,
+			(uint32_t)(k.mv_size - SL_STORE_KEY_PREFIX), vp + SL_STORE_VAL_PREFIX,
+			(uint32_t)(v.mv_size - SL_STORE_VAL_PREFIX), arg);
+		if (rc != 0)
+			goto out;
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = MDB_SUCCESS;
+	if (rc != MDB_SUCCESS)
+		rc = store_fail(s, "mdb_cursor_get", rc);
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+sl_store_info(struct sl_store *s, struct sl_store_info *ret_info)
+{
+	struct sl_store_info info = { 0 };
+	char name[SL_STORE_META_KEY_LEN];
+	MDB_envinfo ei;
+	MDB_stat st;
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	int rc;
+
+	assert(s != NULL && ret_info != NULL);
+	rc = mdb_env_info(s->env, &ei);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_env_info", rc);
+		goto out;
+	}
+	rc = mdb_env_stat(s->env, &st);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_env_stat", rc);
+		goto out;
+	}
+	info.map_size = ei.me_mapsize;
+	info.used_bytes = ((uint64_t)ei.me_last_pgno + 1) * st.ms_psize;
+
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_txn_begin", rc);
+		goto out;
+	}
+	rc = mdb_stat(txn, s->windows, &st);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_stat", rc);
+		goto out;
+	}
+	info.records = st.ms_entries;
+	k.mv_size = last_window_key(name, sizeof(name), 0);
+	k.mv_data = name;
+	rc = mdb_get(txn, s->meta, &k, &v);
+	if (rc == MDB_SUCCESS && v.mv_size == 8)
+		info.last_window = get_le64(v.mv_data);
+	else if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+		rc = store_fail(s, "mdb_get(last_window)", rc);
+		goto out;
+	}
+	*ret_info = info;
+	rc = 0;
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return rc;
+}
