@@ -110,6 +110,9 @@ sl_agg_table_init(void *mem, const struct sl_agg_limits *lim)
 	t->keys = p;
 	p += ALIGN64(lim->key_bytes);
 	t->pairs = (struct sl_agg_pair *)p;
+	/* reset() clears the pairs only when some are in use (n_pairs > 0), and
+	 * n_pairs is 0 here: clear them once, the memory may hold anything. */
+	memset(t->pairs, 0, (size_t)(t->pair_mask + 1) * sizeof(struct sl_agg_pair));
 	sl_agg_table_reset(t);
 	return t;
 }
@@ -288,7 +291,10 @@ sl_agg_state_merge(struct sl_agg_state *dst, const struct sl_agg_state *src)
 {
 	if (src->count == 0)
 		return;
-	if (dst->count == 0 || src->last_ns > dst->last_ns) {
+	/* Latest wins. On a tie (two cores, same arrival time) the larger value
+	 * wins, so that the result does not depend on the merge order. */
+	if (dst->count == 0 || src->last_ns > dst->last_ns ||
+	    (src->last_ns == dst->last_ns && src->last > dst->last)) {
 		dst->last = src->last;
 		dst->last_ns = src->last_ns;
 	}
@@ -584,6 +590,10 @@ sl_agg_set_add(struct sl_agg_set *s, const uint64_t *hashes, uint32_t n)
 {
 	uint32_t w;
 
+	/* Nothing to add. Also keeps qsort() away from s->h == NULL (an empty
+	 * exact set), which is undefined behaviour even with 0 elements. */
+	if (n == 0)
+		return 0;
 	if (s->regs != NULL) {
 		for (uint32_t i = 0; i < n; i++)
 			hll_add(s->regs, hashes[i]);

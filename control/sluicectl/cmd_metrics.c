@@ -1,1 +1,1011 @@
-/* placeholder */ typedef int sl_placeholder_t;
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The sluice authors
+ */
+
+/**
+ * @file
+ * `sluicectl metrics`: print closed windows from the window store.
+ *
+ * The store is opened read-only, so this is safe while sluiced writes. The
+ * scan runs inside one LMDB read transaction, and a live reader pins old
+ * pages: the callback therefore only decodes and buffers (table rows, a JSON
+ * text in memory, or summary counters) and everything is printed after the
+ * scan, when the store is closed again. A slow terminal or pager never holds
+ * the transaction open.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include <sluice/common.h>
+
+#include "agg.h"
+#include "cmd.h"
+#include "store.h"
+
+#define SL_METRICS_DB_DEFAULT "/var/lib/sluice"
+#define SL_METRICS_DB_ENV "SLUICE_DB"
+/** Rows kept for the human table; the rest is only counted. */
+#define SL_METRICS_ROWS_MAX 100000
+/** The view that holds the raw windows. */
+#define SL_METRICS_VIEW 0
+
+struct metrics_opts {
+	const char *db;
+	uint64_t from_ns;
+	uint64_t to_ns;
+	const char *name; /**< NULL: every name. */
+	size_t name_len;  /**< Bytes to compare (without the '*'). */
+	bool name_prefix;
+	bool json;
+	bool summary;
+};
+
+/** One decoded record. Spans point into the scanned key (valid during the callback). */
+struct metrics_rec {
+	uint64_t start_ns;
+	uint64_t end_ns;
+	struct sl_agg_key key;
+	struct sl_agg_state st;
+	uint64_t distinct;
+	bool distinct_exact;
+};
+
+/** Distinct group keys (exact: keys are compared byte by byte). */
+struct keyset {
+	struct keyset_slot {
+		uint64_t hash;
+		size_t off; /**< Into arena; SIZE_MAX: empty slot. */
+		uint32_t len;
+	} *slots;
+	size_t nslots; /**< Power of two. */
+	size_t used;
+	uint8_t *arena;
+	size_t arena_len;
+	size_t arena_cap;
+};
+
+struct type_sum {
+	uint64_t groups;
+	uint64_t windows;
+	uint64_t records;
+	uint64_t samples;
+	uint64_t last_start; /**< Scan order is by window start: count changes. */
+};
+
+/** Everything the scan callback fills. */
+struct metrics_ctx {
+	const struct metrics_opts *o;
+	int err;          /**< -ENOMEM when the scan was stopped. */
+	uint64_t matched; /**< Records that passed the filters. */
+	uint64_t skipped; /**< Malformed records. */
+	/* --json */
+	FILE *json;
+	/* table */
+	struct sl_tab tab;
+	uint64_t more; /**< Rows past SL_METRICS_ROWS_MAX. */
+	/* --summary */
+	struct keyset groups;
+	struct type_sum types[SL_METRIC__MAX];
+	struct type_sum total;
+	uint64_t first_start;
+};
+
+static const char *const type_long[] = {
+#define _(e, s, l) l,
+	SL_METRIC_TYPES(_)
+#undef _
+};
+
+/* ---- time arguments ---- */
+
+static bool
+is_leap(int64_t y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
+static int64_t
+days_from_civil(int64_t y, unsigned int m, unsigned int d)
+{
+	int64_t era;
+	unsigned int yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned int)(y - era * 400);
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+/** Read exactly @p n digits at *s. */
+static bool
+digits(const char **s, unsigned int n, unsigned int *ret_v)
+{
+	unsigned int v = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		if ((*s)[i] < '0' || (*s)[i] > '9')
+			return false;
+		v = v * 10 + (unsigned int)((*s)[i] - '0');
+	}
+	*s += n;
+	*ret_v = v;
+	return true;
+}
+
+/** Optional ".123456789" (extra digits are truncated) as ns. */
+static const char *
+fraction(const char *s, uint64_t *ret_ns)
+{
+	uint64_t ns = 0, scale = SL_NS_PER_SEC;
+
+	*ret_ns = 0;
+	if (*s != '.')
+		return s;
+	s++;
+	if (*s < '0' || *s > '9')
+		return NULL;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		scale /= 10;
+		ns += (uint64_t)(*s - '0') * scale;
+	}
+	*ret_ns = ns;
+	return s;
+}
+
+/** seconds + ns into ns since the epoch. @return 0 or -ERANGE. */
+static int
+secs_to_ns(int64_t secs, uint64_t frac_ns, uint64_t *ret_ns)
+{
+	if (secs < 0 || (uint64_t)secs > (UINT64_MAX - frac_ns) / SL_NS_PER_SEC)
+		return -ERANGE;
+	*ret_ns = (uint64_t)secs * SL_NS_PER_SEC + frac_ns;
+	return 0;
+}
+
+/** "2026-01-01", "2026-01-01T00:00:10[.5](Z|+01:00)". */
+static int
+parse_rfc3339(const char *s, uint64_t *ret_ns)
+{
+	static const unsigned int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	unsigned int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0;
+	uint64_t frac = 0;
+	int64_t secs;
+	int sign = 0;
+
+	if (!digits(&s, 4, &y) || *s++ != '-' || !digits(&s, 2, &mo) || *s++ != '-' ||
+	    !digits(&s, 2, &d))
+		return -EINVAL;
+	if (*s != '\0') {
+		if (*s != 'T' && *s != 't' && *s != ' ')
+			return -EINVAL;
+		s++;
+		if (!digits(&s, 2, &h) || *s++ != ':' || !digits(&s, 2, &mi) || *s++ != ':' ||
+		    !digits(&s, 2, &sec))
+			return -EINVAL;
+		s = fraction(s, &frac);
+		if (s == NULL)
+			return -EINVAL;
+		if (*s == 'Z' || *s == 'z') {
+			s++;
+		} else if (*s == '+' || *s == '-') {
+			sign = *s++ == '+' ? 1 : -1;
+			if (!digits(&s, 2, &oh) || *s++ != ':' || !digits(&s, 2, &om) ||
+			    oh > 23 || om > 59)
+				return -EINVAL;
+		} else {
+			return -EINVAL;
+		}
+		if (*s != '\0')
+			return -EINVAL;
+	}
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && is_leap(y)) || h > 23 ||
+	    mi > 59 || sec > 60)
+		return -EINVAL;
+	secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	secs -= sign * (int64_t)(oh * 3600 + om * 60);
+	return secs_to_ns(secs, frac, ret_ns);
+}
+
+/**
+ * Parse a time argument: unix seconds with an optional fraction, unix ns (an
+ * integer of 13 or more digits, i.e. past 1e12, or any integer with an "ns"
+ * suffix), or RFC 3339. @return 0, -EINVAL or -ERANGE.
+ */
+static int
+parse_time(const char *s, uint64_t *ret_ns)
+{
+	const char *p = s;
+	uint64_t v = 0, frac;
+	size_t n = 0;
+
+	if (strchr(s, '-') != NULL || strchr(s, ':') != NULL)
+		return parse_rfc3339(s, ret_ns);
+	for (; *p >= '0' && *p <= '9'; p++, n++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (n == 0)
+		return -EINVAL;
+	if (strcmp(p, "ns") == 0) {
+		*ret_ns = v;
+		return 0;
+	}
+	p = fraction(p, &frac);
+	if (p == NULL)
+		return -EINVAL;
+	if (*p == 's')
+		p++;
+	if (*p != '\0')
+		return -EINVAL;
+	if (s[n] == '\0' && v >= 1000000000000ULL) {
+		*ret_ns = v;
+		return 0;
+	}
+	if (v > INT64_MAX)
+		return -ERANGE;
+	return secs_to_ns((int64_t)v, frac, ret_ns);
+}
+
+/* ---- record decoding ---- */
+
+static bool
+name_matches(const struct metrics_opts *o, const struct sl_span *name)
+{
+	if (o->name == NULL)
+		return true;
+	if (o->name_prefix)
+		return name->len >= o->name_len && memcmp(name->p, o->name, o->name_len) == 0;
+	return name->len == o->name_len && memcmp(name->p, o->name, o->name_len) == 0;
+}
+
+/**
+ * Decode one record into @p rec.
+ * @return 1 when it matches the filters, 0 when not, -EINVAL when malformed, -ENOMEM.
+ */
+static int
+rec_decode(const struct metrics_opts *o, const uint8_t *key, uint32_t key_len,
+	   const uint8_t *val, uint32_t val_len, struct metrics_rec *rec)
+{
+	struct sl_agg_set *set = NULL;
+	uint8_t type;
+	int rc;
+
+	if (sl_agg_key_decode(key, key_len, &rec->key) < 0 || rec->key.type >= SL_METRIC__MAX)
+		return -EINVAL;
+	if (!name_matches(o, &rec->key.name))
+		return 0;
+	rc = sl_agg_state_deserialize(val, val_len, &type, &rec->st, &set);
+	if (rc < 0)
+		return rc;
+	if (type != rec->key.type) {
+		sl_agg_set_destroy(set);
+		return -EINVAL;
+	}
+	rec->distinct = rec->st.distinct;
+	rec->distinct_exact = true;
+	if (set != NULL) {
+		rec->distinct = sl_agg_set_count(set);
+		rec->distinct_exact = sl_agg_set_is_exact(set);
+		sl_agg_set_destroy(set);
+	}
+	return 1;
+}
+
+static bool
+has_sum(uint8_t type)
+{
+	return type == SL_METRIC_COUNTER || type == SL_METRIC_TIMER ||
+	       type == SL_METRIC_HISTOGRAM || type == SL_METRIC_DISTRIBUTION;
+}
+
+static bool
+has_minmax(uint8_t type)
+{
+	return type != SL_METRIC_COUNTER && type != SL_METRIC_SET;
+}
+
+/* ---- JSON output ---- */
+
+/** Length of the valid UTF-8 sequence at @p p (0 if invalid). */
+static size_t
+utf8_seq(const uint8_t *p, size_t left)
+{
+	uint32_t cp;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (n > left)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and values past U+10FFFF are not UTF-8. */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/** A JSON string; invalid UTF-8 bytes become U+FFFD. */
+static void
+json_str(FILE *f, const uint8_t *p, size_t len)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < len;) {
+		uint8_t c = p[i];
+		size_t n;
+
+		if (c == '"' || c == '\\') {
+			fputc('\\', f);
+			fputc(c, f);
+			i++;
+		} else if (c < 0x20) {
+			switch (c) {
+			case '\n':
+				fputs("\\n", f);
+				break;
+			case '\r':
+				fputs("\\r", f);
+				break;
+			case '\t':
+				fputs("\\t", f);
+				break;
+			default:
+				fprintf(f, "\\u%04x", c);
+			}
+			i++;
+		} else {
+			n = utf8_seq(p + i, len - i);
+			if (n == 0) {
+				fputs("\\ufffd", f);
+				i++;
+			} else {
+				fwrite(p + i, 1, n, f);
+				i += n;
+			}
+		}
+	}
+	fputc('"', f);
+}
+
+/** True when @p s is a JSON number (RFC 8259 grammar). */
+static bool
+is_json_number(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (*s == '0')
+		s++;
+	else if (*s >= '1' && *s <= '9')
+		while (*s >= '0' && *s <= '9')
+			s++;
+	else
+		return false;
+	if (*s == '.') {
+		s++;
+		if (*s < '0' || *s > '9')
+			return false;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if (*s < '0' || *s > '9')
+			return false;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return *s == '\0';
+}
+
+/** ,"key":value with %.17g; JSON has no inf or nan: those are null. */
+static void
+json_double(FILE *f, const char *key, double v)
+{
+	if (isfinite(v))
+		fprintf(f, ",\"%s\":%.17g", key, v);
+	else
+		fprintf(f, ",\"%s\":null", key);
+}
+
+static void
+json_rec(FILE *f, bool first, const struct metrics_rec *r)
+{
+	uint8_t type = r->key.type;
+	char sum[128];
+
+	fprintf(f, "%s{\"window_start\":%" PRIu64 ",\"window_end\":%" PRIu64 ",\"name\":",
+		first ? "" : ",", r->start_ns, r->end_ns);
+	json_str(f, r->key.name.p, r->key.name.len);
+	fprintf(f, ",\"type\":\"%s\",\"tags\":{", sl_metric_type_str(type));
+	for (unsigned int i = 0; i < r->key.n_tags; i++) {
+		const struct sl_span *t = &r->key.tags[i];
+		const uint8_t *colon = memchr(t->p, ':', t->len);
+		size_t klen = colon ? (size_t)(colon - t->p) : t->len;
+
+		if (i > 0)
+			fputc(',', f);
+		json_str(f, t->p, klen);
+		fputc(':', f);
+		if (colon != NULL)
+			json_str(f, colon + 1, t->len - klen - 1);
+		else
+			fputs("\"\"", f);
+	}
+	fprintf(f, "},\"count\":%" PRIu64, r->st.count);
+
+	if (has_sum(type)) {
+		/* The exact decimal, spliced in as a raw number: a double would round it. */
+		sl_agg_state_sum_format(&r->st, sum, sizeof(sum));
+		if (is_json_number(sum))
+			fprintf(f, ",\"sum\":%s", sum);
+		else
+			fputs(",\"sum\":null", f);
+	}
+	if (has_minmax(type)) {
+		json_double(f, "min", r->st.count ? r->st.min : NAN);
+		json_double(f, "max", r->st.count ? r->st.max : NAN);
+	}
+	if (type == SL_METRIC_GAUGE)
+		json_double(f, "last", r->st.count ? r->st.last : NAN);
+	else if (has_sum(type) && type != SL_METRIC_COUNTER)
+		json_double(f, "avg",
+			    r->st.count ? sl_agg_state_sum(&r->st) / (double)r->st.count : NAN);
+	if (type == SL_METRIC_SET)
+		fprintf(f, ",\"distinct\":%" PRIu64 ",\"distinct_exact\":%s", r->distinct,
+			r->distinct_exact ? "true" : "false");
+	fputc('}', f);
+}
+
+/* ---- human table ---- */
+
+enum {
+	COL_WINDOW,
+	COL_NAME,
+	COL_TYPE,
+	COL_TAGS,
+	COL_COUNT,
+	COL_SUM,
+	COL_AVG,
+	COL_MIN,
+	COL_MAX,
+	COL_LAST,
+	COL_DISTINCT,
+	COL__MAX,
+};
+
+static const char *const tab_hdr[COL__MAX] = {
+	"WINDOW", "NAME", "TYPE", "TAGS", "COUNT", "SUM", "AVG", "MIN", "MAX", "LAST", "DISTINCT",
+};
+/* Text left, numbers right. */
+static const char tab_align[COL__MAX + 1] = "llllrrrrrrr";
+
+/** Append @p len bytes to @p out (capacity @p cap, at *off), control bytes as '?'. */
+static void
+put_text(char *out, size_t cap, size_t *off, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len && *off + 1 < cap; i++)
+		out[(*off)++] = p[i] < 0x20 || p[i] == 0x7f ? '?' : (char)p[i];
+	out[*off] = '\0';
+}
+
+/** A double for people: integers without decimals, else 3 decimals at most. */
+static void
+fmt_num(double v, char *buf, size_t cap)
+{
+	double a = fabs(v);
+	char *e;
+
+	if (!isfinite(v)) {
+		snprintf(buf, cap, "%g", v);
+	} else if (v == trunc(v) && a < 1e15) {
+		snprintf(buf, cap, "%.0f", v);
+	} else if (a >= 1e15 || a < 1e-3) {
+		snprintf(buf, cap, "%.4g", v);
+	} else {
+		snprintf(buf, cap, "%.3f", v);
+		e = buf + strlen(buf) - 1;
+		while (*e == '0')
+			*e-- = '\0';
+		if (*e == '.')
+			*e = '\0';
+	}
+}
+
+/**
+ * The sum for people: the exact integer when it is one, else 2 decimals (3
+ * significant digits when 2 decimals would show a non-zero sum as 0.00).
+ */
+static void
+fmt_sum(const struct sl_agg_state *st, char *buf, size_t cap)
+{
+	double d = sl_agg_state_sum(st);
+	char exact[64];
+
+	sl_agg_state_sum_format(st, exact, sizeof(exact));
+	if (exact[strspn(exact, "-0123456789")] == '\0' && exact[0] != '\0')
+		snprintf(buf, cap, "%s", exact);
+	else if (!isfinite(d) || fabs(d) >= 1e15)
+		snprintf(buf, cap, "%.4g", d);
+	else if (d == trunc(d))
+		snprintf(buf, cap, "%.0f", d);
+	else if (fabs(d) < 0.005)
+		snprintf(buf, cap, "%.3g", d);
+	else
+		snprintf(buf, cap, "%.2f", d);
+}
+
+static int
+tab_rec(struct sl_tab *tab, const struct metrics_rec *r)
+{
+	char win[48], name[SL_NAME_MAX + 1], tags[SL_KEY_MAX + SL_TAGS_MAX + 1];
+	char num[COL__MAX][64];
+	const char *cells[COL__MAX] = { 0 };
+	uint8_t type = r->key.type;
+	size_t off = 0;
+
+	sl_ctl_fmt_time(r->start_ns, win, sizeof(win));
+	put_text(name, sizeof(name), &off, r->key.name.p, r->key.name.len);
+	off = 0;
+	tags[0] = '\0';
+	for (unsigned int i = 0; i < r->key.n_tags; i++) {
+		if (i > 0)
+			put_text(tags, sizeof(tags), &off, (const uint8_t *)",", 1);
+		put_text(tags, sizeof(tags), &off, r->key.tags[i].p, r->key.tags[i].len);
+	}
+	cells[COL_WINDOW] = win;
+	cells[COL_NAME] = name;
+	cells[COL_TYPE] = sl_metric_type_str(type);
+	cells[COL_TAGS] = tags;
+
+	snprintf(num[COL_COUNT], sizeof(num[0]), "%" PRIu64, r->st.count);
+	cells[COL_COUNT] = num[COL_COUNT];
+	if (has_sum(type)) {
+		fmt_sum(&r->st, num[COL_SUM], sizeof(num[0]));
+		cells[COL_SUM] = num[COL_SUM];
+	}
+	if (has_minmax(type) && r->st.count > 0) {
+		fmt_num(r->st.min, num[COL_MIN], sizeof(num[0]));
+		fmt_num(r->st.max, num[COL_MAX], sizeof(num[0]));
+		cells[COL_MIN] = num[COL_MIN];
+		cells[COL_MAX] = num[COL_MAX];
+		if (type == SL_METRIC_GAUGE) {
+			fmt_num(r->st.last, num[COL_LAST], sizeof(num[0]));
+			cells[COL_LAST] = num[COL_LAST];
+		} else {
+			fmt_num(sl_agg_state_sum(&r->st) / (double)r->st.count, num[COL_AVG],
+				sizeof(num[0]));
+			cells[COL_AVG] = num[COL_AVG];
+		}
+	}
+	if (type == SL_METRIC_SET) {
+		snprintf(num[COL_DISTINCT], sizeof(num[0]), "%s%" PRIu64,
+			 r->distinct_exact ? "" : "~", r->distinct);
+		cells[COL_DISTINCT] = num[COL_DISTINCT];
+	}
+	return sl_tab_add(tab, cells);
+}
+
+/* ---- summary ---- */
+
+static void
+keyset_fini(struct keyset *ks)
+{
+	free(ks->slots);
+	free(ks->arena);
+	memset(ks, 0, sizeof(*ks));
+}
+
+static int
+keyset_grow(struct keyset *ks)
+{
+	size_t n = ks->nslots ? ks->nslots * 2 : 1024;
+	struct keyset_slot *slots = malloc(n * sizeof(*slots));
+
+	if (slots == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		slots[i].off = SIZE_MAX;
+	for (size_t i = 0; i < ks->nslots; i++) {
+		size_t j;
+
+		if (ks->slots[i].off == SIZE_MAX)
+			continue;
+		j = ks->slots[i].hash & (n - 1);
+		while (slots[j].off != SIZE_MAX)
+			j = (j + 1) & (n - 1);
+		slots[j] = ks->slots[i];
+	}
+	free(ks->slots);
+	ks->slots = slots;
+	ks->nslots = n;
+	return 0;
+}
+
+/** Insert a key. @return 1 when new, 0 when already there, -ENOMEM. */
+static int
+keyset_add(struct keyset *ks, const uint8_t *key, uint32_t len)
+{
+	uint64_t h = sl_hash64(key, len, 0);
+	size_t j, mask;
+
+	if ((ks->used + 1) * 2 > ks->nslots && keyset_grow(ks) < 0)
+		return -ENOMEM;
+	mask = ks->nslots - 1;
+	for (j = h & mask; ks->slots[j].off != SIZE_MAX; j = (j + 1) & mask) {
+		const struct keyset_slot *s = &ks->slots[j];
+
+		if (s->hash == h && s->len == len && memcmp(ks->arena + s->off, key, len) == 0)
+			return 0;
+	}
+	if (ks->arena_len + len > ks->arena_cap) {
+		size_t cap = ks->arena_cap ? ks->arena_cap : 65536;
+		uint8_t *a;
+
+		while (cap < ks->arena_len + len)
+			cap *= 2;
+		a = realloc(ks->arena, cap);
+		if (a == NULL)
+			return -ENOMEM;
+		ks->arena = a;
+		ks->arena_cap = cap;
+	}
+	memcpy(ks->arena + ks->arena_len, key, len);
+	ks->slots[j] = (struct keyset_slot){ .hash = h, .off = ks->arena_len, .len = len };
+	ks->arena_len += len;
+	ks->used++;
+	return 1;
+}
+
+static void
+sum_window(struct type_sum *ts, uint64_t start_ns)
+{
+	if (ts->windows == 0 || ts->last_start != start_ns)
+		ts->windows++;
+	ts->last_start = start_ns;
+}
+
+static int
+summary_rec(struct metrics_ctx *ctx, const uint8_t *key, uint32_t key_len,
+	    const struct metrics_rec *r)
+{
+	struct type_sum *ts = &ctx->types[r->key.type];
+	int rc = keyset_add(&ctx->groups, key, key_len);
+
+	if (rc < 0)
+		return rc;
+	if (ctx->total.records == 0)
+		ctx->first_start = r->start_ns;
+	ts->groups += (uint64_t)rc;
+	ctx->total.groups += (uint64_t)rc;
+	ts->records++;
+	ctx->total.records++;
+	ts->samples += r->st.count;
+	ctx->total.samples += r->st.count;
+	sum_window(ts, r->start_ns);
+	sum_window(&ctx->total, r->start_ns);
+	return 0;
+}
+
+static json_t *
+summary_json_one(const struct type_sum *ts)
+{
+	return json_pack("{sIsIsIsI}", "groups", (json_int_t)ts->groups, "windows",
+			 (json_int_t)ts->windows, "records", (json_int_t)ts->records, "samples",
+			 (json_int_t)ts->samples);
+}
+
+static int
+summary_print(const struct metrics_ctx *ctx)
+{
+	static const char *const hdr[] = { "TYPE", "GROUPS", "WINDOWS", "RECORDS", "SAMPLES" };
+	char first[48], last[48];
+	struct sl_tab tab;
+	int rc = 0;
+
+	if (ctx->o->json) {
+		json_t *root = json_object();
+		char *s = NULL;
+
+		for (unsigned int t = 0; root != NULL && t < SL_METRIC__MAX; t++) {
+			if (ctx->types[t].records > 0)
+				json_object_set_new(root, sl_metric_type_str(t),
+						    summary_json_one(&ctx->types[t]));
+		}
+		if (root != NULL) {
+			json_object_set_new(root, "total", summary_json_one(&ctx->total));
+			json_object_set_new(root, "first_window_start",
+					    json_integer((json_int_t)ctx->first_start));
+			json_object_set_new(root, "last_window_start",
+					    json_integer((json_int_t)ctx->total.last_start));
+			s = json_dumps(root, JSON_COMPACT);
+		}
+		json_decref(root);
+		if (s == NULL)
+			return -ENOMEM;
+		printf("%s\n", s);
+		free(s);
+		return 0;
+	}
+
+	sl_tab_init(&tab, 5, hdr, "lrrrr");
+	for (unsigned int t = 0; t <= SL_METRIC__MAX && rc == 0; t++) {
+		const struct type_sum *ts = t < SL_METRIC__MAX ? &ctx->types[t] : &ctx->total;
+		char n[4][32];
+		const char *cells[5] = { t < SL_METRIC__MAX ? type_long[t] : "total", n[0], n[1],
+					 n[2], n[3] };
+
+		if (ts->records == 0)
+			continue;
+		snprintf(n[0], sizeof(n[0]), "%" PRIu64, ts->groups);
+		snprintf(n[1], sizeof(n[1]), "%" PRIu64, ts->windows);
+		snprintf(n[2], sizeof(n[2]), "%" PRIu64, ts->records);
+		snprintf(n[3], sizeof(n[3]), "%" PRIu64, ts->samples);
+		rc = sl_tab_add(&tab, cells);
+	}
+	if (rc == 0) {
+		sl_tab_print(&tab, stdout, "");
+		sl_ctl_fmt_time(ctx->first_start, first, sizeof(first));
+		sl_ctl_fmt_time(ctx->total.last_start, last, sizeof(last));
+		printf("\nwindow starts %s .. %s UTC\n", first, last);
+	}
+	sl_tab_fini(&tab);
+	return rc;
+}
+
+/* ---- scan ---- */
+
+static int
+metrics_visit(uint32_t view, uint64_t start_ns, uint64_t end_ns, const uint8_t *key,
+	      uint32_t key_len, const uint8_t *val, uint32_t val_len, void *arg)
+{
+	struct metrics_ctx *ctx = arg;
+	struct metrics_rec rec = { .start_ns = start_ns, .end_ns = end_ns };
+	int rc;
+
+	(void)view;
+	rc = rec_decode(ctx->o, key, key_len, val, val_len, &rec);
+	if (rc == -EINVAL) {
+		ctx->skipped++;
+		return 0;
+	}
+	if (rc <= 0)
+		goto out;
+
+	rc = 0;
+	if (ctx->o->summary)
+		rc = summary_rec(ctx, key, key_len, &rec);
+	else if (ctx->o->json)
+		json_rec(ctx->json, ctx->matched == 0, &rec);
+	else if (ctx->tab.nrows < SL_METRICS_ROWS_MAX)
+		rc = tab_rec(&ctx->tab, &rec);
+	else
+		ctx->more++;
+	ctx->matched++;
+out:
+	if (rc < 0) {
+		ctx->err = rc;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+metrics_run(const struct metrics_opts *o)
+{
+	struct metrics_ctx ctx = { .o = o };
+	struct sl_store *store = NULL;
+	char *json_buf = NULL;
+	size_t json_len = 0;
+	int rc, ret = SL_EXIT_RUNTIME;
+
+	sl_tab_init(&ctx.tab, COL__MAX, tab_hdr, tab_align);
+	if (o->json && !o->summary) {
+		ctx.json = open_memstream(&json_buf, &json_len);
+		if (ctx.json == NULL) {
+			sl_ctl_err("out of memory");
+			goto out;
+		}
+		fputc('[', ctx.json);
+	}
+
+	rc = sl_store_open(o->db, 0, SL_STORE_RDONLY, &store);
+	if (rc < 0) {
+		const char *hint = "";
+
+		if (rc == -ENOENT)
+			hint = " (no store there; see --db or $" SL_METRICS_DB_ENV ")";
+		else if (rc == -EPROTO)
+			hint = " (schema version mismatch: written by another sluice version)";
+		sl_ctl_err("cannot open db %s: %s%s", o->db, strerror(-rc), hint);
+		goto out;
+	}
+	rc = sl_store_scan(store, SL_METRICS_VIEW, o->from_ns, o->to_ns, metrics_visit, &ctx);
+	sl_store_close(store);
+	if (ctx.err < 0)
+		rc = ctx.err;
+	if (rc < 0) {
+		sl_ctl_err("cannot read db %s: %s", o->db, strerror(-rc));
+		goto out;
+	}
+	if (ctx.skipped > 0)
+		sl_ctl_err("warning: skipped %" PRIu64 " malformed record%s in %s", ctx.skipped,
+			   ctx.skipped == 1 ? "" : "s", o->db);
+
+	if (ctx.json != NULL) {
+		fputs("]\n", ctx.json);
+		if (fclose(ctx.json) != 0) {
+			ctx.json = NULL;
+			sl_ctl_err("out of memory");
+			goto out;
+		}
+		ctx.json = NULL;
+		fwrite(json_buf, 1, json_len, stdout);
+		ret = SL_EXIT_OK;
+		goto out;
+	}
+	if (ctx.matched == 0) {
+		fflush(stdout);
+		fprintf(stderr, "no windows in %s for that range%s%s%s\n", o->db,
+			o->name ? " and name '" : "", o->name ? o->name : "", o->name ? "'" : "");
+		ret = SL_EXIT_OK;
+		goto out;
+	}
+	if (o->summary) {
+		rc = summary_print(&ctx);
+	} else {
+		sl_tab_print(&ctx.tab, stdout, "");
+		if (ctx.more > 0)
+			printf("... %" PRIu64 " more rows (narrow with --from/--to/--name, or use "
+			       "--json)\n",
+			       ctx.more);
+		rc = 0;
+	}
+	if (rc < 0)
+		sl_ctl_err("out of memory");
+	else
+		ret = SL_EXIT_OK;
+out:
+	if (ctx.json != NULL)
+		fclose(ctx.json);
+	free(json_buf);
+	sl_tab_fini(&ctx.tab);
+	keyset_fini(&ctx.groups);
+	return ret;
+}
+
+/* ---- command ---- */
+
+static int
+time_opt(const struct sl_cmd *cmd, const char *opt, const char *arg, uint64_t *ret_ns)
+{
+	int rc = parse_time(arg, ret_ns);
+
+	if (rc == -ERANGE)
+		return sl_ctl_usage_err(cmd, "%s '%s': out of range", opt, arg);
+	if (rc < 0)
+		return sl_ctl_usage_err(cmd,
+					"%s '%s': expected unix seconds, unix ns or RFC 3339 "
+					"(2026-01-01T00:00:10Z)",
+					opt, arg);
+	return SL_EXIT_OK;
+}
+
+static int
+cmd_metrics(const struct sl_cmd *cmd, int argc, char **argv, bool json)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "summary", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct metrics_opts o = {
+		.db = getenv(SL_METRICS_DB_ENV),
+		.to_ns = UINT64_MAX,
+		.json = json,
+	};
+	int c, rc;
+
+	if (o.db == NULL || o.db[0] == '\0')
+		o.db = SL_METRICS_DB_DEFAULT;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":d:f:t:n:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			o.db = optarg;
+			break;
+		case 'f':
+			rc = time_opt(cmd, "--from", optarg, &o.from_ns);
+			if (rc != SL_EXIT_OK)
+				return rc;
+			break;
+		case 't':
+			rc = time_opt(cmd, "--to", optarg, &o.to_ns);
+			if (rc != SL_EXIT_OK)
+				return rc;
+			break;
+		case 'n':
+			o.name = optarg;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 's':
+			o.summary = true;
+			break;
+		case 'h':
+			return sl_ctl_cmd_help(cmd);
+		default:
+			return sl_ctl_opt_err(cmd, c, argv);
+		}
+	}
+	if (optind < argc)
+		return sl_ctl_usage_err(cmd, "unexpected argument '%s'", argv[optind]);
+	if (o.db[0] == '\0')
+		return sl_ctl_usage_err(cmd, "empty --db");
+	if (o.from_ns >= o.to_ns)
+		return sl_ctl_usage_err(cmd, "empty range: --from must be before --to");
+	if (o.name != NULL) {
+		o.name_len = strlen(o.name);
+		if (o.name_len > 0 && o.name[o.name_len - 1] == '*') {
+			o.name_prefix = true;
+			o.name_len--;
+		}
+		if (o.name_len == 0 && !o.name_prefix)
+			return sl_ctl_usage_err(cmd, "empty --name");
+	}
+	return metrics_run(&o);
+}
+
+const struct sl_cmd sl_cmd_metrics = {
+	.name = "metrics",
+	.usage = "metrics [--db DIR] [--from T] [--to T] [--name N] [--json] [--summary]",
+	.help = "Print closed windows from the store (opened read-only: safe while sluiced\n"
+		"runs), one row per window and group, in window order.\n"
+		"\n"
+		"  -d, --db DIR   store directory (default $" SL_METRICS_DB_ENV
+		", else " SL_METRICS_DB_DEFAULT ")\n"
+		"  -f, --from T   only windows starting at or after T (default: all)\n"
+		"  -t, --to T     only windows starting before T (default: all)\n"
+		"  -n, --name N   only metric N; a trailing '*' makes it a prefix (\"retail.*\")\n"
+		"  --summary      per metric type: groups, windows, records and samples\n"
+		"  --json         one JSON array of records (with --summary: one object)\n"
+		"  -h, --help     show this help\n"
+		"\n"
+		"T is unix seconds (\"1767225600\", \"1767225600.5\"), unix nanoseconds (an\n"
+		"integer of 13 digits or more, or with an \"ns\" suffix), or RFC 3339\n"
+		"(\"2026-01-01T00:00:10Z\", \"2026-01-01T01:00:10+01:00\", \"2026-01-01\").\n",
+	.handler = cmd_metrics,
+};

@@ -1,1 +1,666 @@
-/* placeholder */ typedef int sl_placeholder_t;
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The sluice authors
+ */
+
+/**
+ * @file
+ * `sluicectl stats`: ask sluiced for its counters and print them.
+ *
+ * The request is the line "stats\n" on sluiced's unix stream socket; the reply
+ * is one line of JSON (at most SL_STATS_REPLY_MAX bytes). With --json the
+ * object is printed back compactly; otherwise it becomes a readable report.
+ * The report tolerates missing keys (an older or newer sluiced): whatever is
+ * absent prints as "-" or is left out.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include <sluice/common.h>
+
+#include "cmd.h"
+
+#define SL_STATS_SOCKET_DEFAULT "/run/sluice/sluiced.sock"
+#define SL_STATS_SOCKET_ENV "SLUICE_CTL_SOCKET"
+#define SL_STATS_REPLY_MAX (1u << 20)
+#define SL_STATS_TIMEOUT_MS 5000
+/** Report lines wrap here. */
+#define SL_STATS_LINE_MAX 96
+/** 2000-01-01T00:00:00Z: smaller "times" are durations, not wall-clock. */
+#define SL_STATS_EPOCH_MIN_NS (946684800ULL * SL_NS_PER_SEC)
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+remaining_ms(int64_t deadline)
+{
+	int64_t left = deadline - now_ms();
+
+	return left > 0 ? (int)left : 0;
+}
+
+/** Connect to @p path before @p deadline. @return the fd, or -errno. */
+static int
+stats_connect(const char *path, int64_t deadline)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+		if (rc == 0)
+			return fd;
+		/* A unix listener with a full backlog says EAGAIN: retry until the deadline. */
+		if (errno == EAGAIN && remaining_ms(deadline) > 0) {
+			poll(NULL, 0, 10);
+			continue;
+		}
+		if (errno == EINPROGRESS) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+			socklen_t len = sizeof(rc);
+
+			if (poll(&pfd, 1, remaining_ms(deadline)) <= 0) {
+				errno = ETIMEDOUT;
+				break;
+			}
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &rc, &len) < 0)
+				break;
+			if (rc == 0)
+				return fd;
+			errno = rc;
+		}
+		break;
+	}
+	rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/** Send all of @p buf before @p deadline. @return 0 or -errno. */
+static int
+stats_send(int fd, const char *buf, size_t len, int64_t deadline)
+{
+	while (len > 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		ssize_t n;
+
+		if (poll(&pfd, 1, remaining_ms(deadline)) <= 0)
+			return -ETIMEDOUT;
+		n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/**
+ * Read one reply line (without its '\n'; end of stream also ends it) before
+ * @p deadline into a new NUL-terminated buffer.
+ * @return 0, -ETIMEDOUT, -EMSGSIZE (longer than SL_STATS_REPLY_MAX), -ENODATA
+ *         (closed without a byte), -ENOMEM or another -errno.
+ */
+static int
+stats_recv_line(int fd, int64_t deadline, char **ret_buf, size_t *ret_len)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap + 1), *nl = NULL;
+	int rc = 0;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	while (nl == NULL) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (len == cap) {
+			char *nbuf;
+
+			/* Room for SL_STATS_REPLY_MAX bytes and the '\n'. */
+			if (cap > SL_STATS_REPLY_MAX) {
+				rc = -EMSGSIZE;
+				goto out;
+			}
+			cap = cap * 2 < SL_STATS_REPLY_MAX + 1 ? cap * 2 : SL_STATS_REPLY_MAX + 1;
+			nbuf = realloc(buf, cap + 1);
+			if (nbuf == NULL) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			buf = nbuf;
+		}
+		rc = poll(&pfd, 1, remaining_ms(deadline));
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0) {
+			rc = rc == 0 ? -ETIMEDOUT : -errno;
+			goto out;
+		}
+		n = recv(fd, buf + len, cap - len, 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		nl = memchr(buf + len, '\n', (size_t)n);
+		len += (size_t)n;
+	}
+	rc = 0;
+	if (nl != NULL)
+		len = (size_t)(nl - buf);
+	else if (len == 0)
+		rc = -ENODATA;
+	if (len > SL_STATS_REPLY_MAX)
+		rc = -EMSGSIZE;
+out:
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	buf[len] = '\0';
+	*ret_buf = buf;
+	*ret_len = len;
+	return 0;
+}
+
+/** Ask sluiced for its stats. Errors are printed here. @return SL_EXIT_*. */
+static int
+stats_fetch(const char *path, json_t **ret_root)
+{
+	int64_t deadline = now_ms() + SL_STATS_TIMEOUT_MS;
+	static const char req[] = "stats\n";
+	json_error_t jerr;
+	char *buf = NULL;
+	size_t len;
+	json_t *root;
+	int fd, rc;
+
+	fd = stats_connect(path, deadline);
+	if (fd < 0) {
+		rc = -fd;
+		sl_ctl_err("cannot connect to %s: %s%s", path, strerror(rc),
+			   rc == ENOENT || rc == ECONNREFUSED ? " (is sluiced running?)" : "");
+		return SL_EXIT_RUNTIME;
+	}
+	rc = stats_send(fd, req, sizeof(req) - 1, deadline);
+	if (rc == 0)
+		rc = stats_recv_line(fd, deadline, &buf, &len);
+	close(fd);
+	switch (rc) {
+	case 0:
+		break;
+	case -ETIMEDOUT:
+		sl_ctl_err("no reply from %s within %d s", path, SL_STATS_TIMEOUT_MS / 1000);
+		return SL_EXIT_RUNTIME;
+	case -EMSGSIZE:
+		sl_ctl_err("reply from %s is larger than %u bytes", path, SL_STATS_REPLY_MAX);
+		return SL_EXIT_RUNTIME;
+	case -ENODATA:
+		sl_ctl_err("%s closed the connection without a reply", path);
+		return SL_EXIT_RUNTIME;
+	default:
+		sl_ctl_err("cannot talk to %s: %s", path, strerror(-rc));
+		return SL_EXIT_RUNTIME;
+	}
+
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(buf);
+	if (root == NULL) {
+		sl_ctl_err("malformed reply from %s: %s (column %d)", path, jerr.text,
+			   jerr.column);
+		return SL_EXIT_RUNTIME;
+	}
+	if (!json_is_object(root)) {
+		sl_ctl_err("malformed reply from %s: not a JSON object", path);
+		json_decref(root);
+		return SL_EXIT_RUNTIME;
+	}
+	*ret_root = root;
+	return SL_EXIT_OK;
+}
+
+/* ---- report ---- */
+
+/** @p j as a non-negative integer. @return false if it is not one (or NULL). */
+static bool
+jval_u64(const json_t *j, uint64_t *ret_v)
+{
+	if (json_is_integer(j) && json_integer_value(j) >= 0) {
+		*ret_v = (uint64_t)json_integer_value(j);
+		return true;
+	}
+	/* Counters past 2^63 are not representable as jansson integers. */
+	if (json_is_real(j) && json_real_value(j) >= 0 && json_real_value(j) < 0x1p64) {
+		*ret_v = (uint64_t)json_real_value(j);
+		return true;
+	}
+	return false;
+}
+
+/** Non-negative integer @p key of @p obj (NULL or a non-object: absent). */
+static bool
+jget_u64(const json_t *obj, const char *key, uint64_t *ret_v)
+{
+	return jval_u64(json_object_get(obj, key), ret_v);
+}
+
+/** Integer @p key of @p obj as text, "-" when absent. */
+static const char *
+jfmt_u64(const json_t *obj, const char *key, char *buf, size_t cap)
+{
+	uint64_t v;
+
+	if (!jget_u64(obj, key, &v))
+		return "-";
+	snprintf(buf, cap, "%" PRIu64, v);
+	return buf;
+}
+
+/** Sum of every count in a "drops" object. @return false if it is not one. */
+static bool
+drops_sum(json_t *drops, uint64_t *ret_sum)
+{
+	const char *reason;
+	json_t *v;
+	uint64_t sum = 0;
+
+	if (!json_is_object(drops))
+		return false;
+	json_object_foreach(drops, reason, v) {
+		uint64_t n;
+
+		if (!jval_u64(v, &n))
+			return false;
+		sum += n;
+	}
+	*ret_sum = sum;
+	return true;
+}
+
+static void
+fmt_duration(uint64_t ns, char *buf, size_t cap)
+{
+	uint64_t s = ns / SL_NS_PER_SEC;
+
+	if (ns < 1000000)
+		snprintf(buf, cap, "%.1f us", (double)ns / 1e3);
+	else if (ns < SL_NS_PER_SEC)
+		snprintf(buf, cap, "%.2f ms", (double)ns / 1e6);
+	else if (ns % SL_NS_PER_SEC != 0 && s < 60)
+		snprintf(buf, cap, "%.1fs", (double)ns / 1e9);
+	else if (s < 60)
+		snprintf(buf, cap, "%" PRIu64 "s", s);
+	else if (s < 3600)
+		snprintf(buf, cap, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, cap, "%" PRIu64 "h%02" PRIu64 "m%02" PRIu64 "s", s / 3600,
+			 s / 60 % 60, s % 60);
+	else
+		snprintf(buf, cap, "%" PRIu64 "d%02" PRIu64 "h%02" PRIu64 "m", s / 86400,
+			 s / 3600 % 24, s / 60 % 60);
+}
+
+static void
+print_header(const json_t *root)
+{
+	const char *version = json_string_value(json_object_get(root, "version"));
+	char buf[64];
+	uint64_t v;
+
+	printf("sluiced %s", version ? version : "(unknown version)");
+	if (jget_u64(root, "uptime_ns", &v)) {
+		fmt_duration(v, buf, sizeof(buf));
+		printf(", up %s", buf);
+	}
+	if (jget_u64(root, "window_ns", &v)) {
+		fmt_duration(v, buf, sizeof(buf));
+		printf(", window %s", buf);
+	}
+	putchar('\n');
+}
+
+static void
+print_totals(const json_t *root)
+{
+	const json_t *pk = json_object_get(root, "packets");
+	uint64_t rx, agg, dropped;
+	bool have_rx, have_agg, have_drops;
+	char b1[32], b2[32], b3[32];
+
+	have_rx = jget_u64(root, "received", &rx);
+	have_agg = jget_u64(root, "aggregated", &agg);
+	have_drops = drops_sum(json_object_get(root, "drops"), &dropped);
+	if (have_drops)
+		snprintf(b3, sizeof(b3), "%" PRIu64, dropped);
+
+	printf("\nevents\n");
+	printf("  received    %15s\n", jfmt_u64(root, "received", b1, sizeof(b1)));
+	printf("  aggregated  %15s\n", jfmt_u64(root, "aggregated", b2, sizeof(b2)));
+	printf("  dropped     %15s\n", have_drops ? b3 : "-");
+	if (have_rx && have_agg && have_drops) {
+		if (rx == agg + dropped)
+			printf("  received = aggregated + dropped: OK\n");
+		else
+			printf("  received = aggregated + dropped: MISMATCH (difference %" PRId64
+			       ")\n",
+			       (int64_t)(rx - agg - dropped));
+	} else {
+		printf("  received = aggregated + dropped: n/a (counters missing)\n");
+	}
+
+	if (pk != NULL) {
+		printf("\npackets\n");
+		printf("  received    %15s\n", jfmt_u64(pk, "received", b1, sizeof(b1)));
+		printf("  accepted    %15s\n", jfmt_u64(pk, "accepted", b2, sizeof(b2)));
+	}
+}
+
+static int
+print_drops(json_t *root)
+{
+	static const char *const hdr[] = { "REASON", "EVENTS", "SHARE" };
+	json_t *drops = json_object_get(root, "drops");
+	const char *reason;
+	struct sl_tab tab;
+	uint64_t rx = 0;
+	json_t *v;
+	int rc = 0;
+
+	if (!json_is_object(drops))
+		return 0;
+	jget_u64(root, "received", &rx);
+	sl_tab_init(&tab, 3, hdr, "lrr");
+	json_object_foreach(drops, reason, v) {
+		char n[32], share[32] = "";
+		const char *cells[3] = { reason, n, share };
+		uint64_t c;
+
+		if (!jval_u64(v, &c) || c == 0)
+			continue;
+		snprintf(n, sizeof(n), "%" PRIu64, c);
+		if (rx > 0)
+			snprintf(share, sizeof(share), "%.2f%%", 100.0 * (double)c / (double)rx);
+		if (sl_tab_add(&tab, cells) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	if (tab.nrows == 0) {
+		printf("\ndrops: none\n");
+	} else {
+		printf("\ndrops\n");
+		sl_tab_print(&tab, stdout, "  ");
+	}
+	sl_tab_fini(&tab);
+	return rc;
+}
+
+static void
+join_queues(json_t *queues, char *buf, size_t cap)
+{
+	size_t i, off = 0;
+	json_t *q;
+
+	buf[0] = '\0';
+	if (!json_is_array(queues)) {
+		snprintf(buf, cap, "-");
+		return;
+	}
+	json_array_foreach(queues, i, q) {
+		const char *s = json_string_value(q);
+		int n;
+
+		if (s == NULL || off >= cap)
+			continue;
+		n = snprintf(buf + off, cap - off, "%s%s", off ? "," : "", s);
+		if (n > 0)
+			off += (size_t)n;
+	}
+}
+
+static int
+print_cores(json_t *root)
+{
+	static const char *const hdr[] = { "LCORE", "QUEUES", "PACKETS", "RECEIVED",
+					   "AGGREGATED", "DROPPED" };
+	json_t *cores = json_object_get(root, "cores");
+	struct sl_tab tab;
+	json_t *c;
+	size_t i;
+	int rc = 0;
+
+	if (!json_is_array(cores))
+		return 0;
+	sl_tab_init(&tab, 6, hdr, "rlrrrr");
+	json_array_foreach(cores, i, c) {
+		char lc[32], q[256], pk[32], rx[32], ag[32], dr[32] = "-";
+		const char *cells[6];
+		uint64_t d;
+
+		join_queues(json_object_get(c, "queues"), q, sizeof(q));
+		if (drops_sum(json_object_get(c, "drops"), &d))
+			snprintf(dr, sizeof(dr), "%" PRIu64, d);
+		cells[0] = jfmt_u64(c, "lcore", lc, sizeof(lc));
+		cells[1] = q;
+		cells[2] = jfmt_u64(c, "packets", pk, sizeof(pk));
+		cells[3] = jfmt_u64(c, "received", rx, sizeof(rx));
+		cells[4] = jfmt_u64(c, "aggregated", ag, sizeof(ag));
+		cells[5] = dr;
+		if (sl_tab_add(&tab, cells) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	printf("\ncores\n");
+	sl_tab_print(&tab, stdout, "  ");
+	sl_tab_fini(&tab);
+	return rc;
+}
+
+static int
+print_ports(json_t *root)
+{
+	static const char *const hdr[] = { "PORT", "NAME", "RX_QUEUES", "IPACKETS", "IMISSED",
+					   "RX_NOMBUF" };
+	json_t *ports = json_object_get(root, "ports");
+	struct sl_tab tab;
+	json_t *p;
+	size_t i;
+	int rc = 0;
+
+	if (!json_is_array(ports))
+		return 0;
+	sl_tab_init(&tab, 6, hdr, "rlrrrr");
+	json_array_foreach(ports, i, p) {
+		char id[32], nq[32], ip[32], im[32], nb[32];
+		const char *name = json_string_value(json_object_get(p, "name"));
+		const char *cells[6] = {
+			jfmt_u64(p, "port", id, sizeof(id)),
+			name ? name : "-",
+			jfmt_u64(p, "rx_queues", nq, sizeof(nq)),
+			jfmt_u64(p, "ipackets", ip, sizeof(ip)),
+			jfmt_u64(p, "imissed", im, sizeof(im)),
+			jfmt_u64(p, "rx_nombuf", nb, sizeof(nb)),
+		};
+
+		if (sl_tab_add(&tab, cells) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	printf("\nports\n");
+	sl_tab_print(&tab, stdout, "  ");
+	sl_tab_fini(&tab);
+	return rc;
+}
+
+/*
+ * Storage counters as "name value" pairs in the server's order, so that keys
+ * added by a newer sluiced show up too. last_commit_ns is how long the last
+ * commit took in current sluiced; a wall-clock timestamp is shown as a time.
+ */
+static void
+print_storage(json_t *root)
+{
+	json_t *st = json_object_get(root, "storage"), *v;
+	const char *key;
+	size_t col = 0, items = 0;
+
+	if (!json_is_object(st))
+		return;
+	json_object_foreach(st, key, v) {
+		char item[160], val[64];
+		uint64_t n;
+		size_t len;
+
+		if (!jval_u64(v, &n))
+			continue;
+		if (strcmp(key, "last_commit_ns") == 0) {
+			if (n >= SL_STATS_EPOCH_MIN_NS) {
+				sl_ctl_fmt_time(n, val, sizeof(val));
+				snprintf(item, sizeof(item), "last commit %s UTC", val);
+			} else {
+				fmt_duration(n, val, sizeof(val));
+				snprintf(item, sizeof(item), "last commit took %s", val);
+			}
+		} else {
+			snprintf(item, sizeof(item), "%s %" PRIu64, key, n);
+			for (char *c = item; *c != '\0'; c++)
+				*c = *c == '_' ? ' ' : *c;
+		}
+		len = strlen(item);
+		if (items++ == 0)
+			printf("\nstorage\n");
+		if (col > 0 && col + 2 + len > SL_STATS_LINE_MAX) {
+			printf(",\n");
+			col = 0;
+		}
+		col += (size_t)printf("%s%s", col == 0 ? "  " : ", ", item);
+	}
+	if (col > 0)
+		putchar('\n');
+}
+
+static int
+stats_report(json_t *root)
+{
+	print_header(root);
+	print_totals(root);
+	if (print_drops(root) < 0 || print_cores(root) < 0 || print_ports(root) < 0) {
+		sl_ctl_err("out of memory");
+		return SL_EXIT_RUNTIME;
+	}
+	print_storage(root);
+	return SL_EXIT_OK;
+}
+
+/* ---- command ---- */
+
+static int
+cmd_stats(const struct sl_cmd *cmd, int argc, char **argv, bool json)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = getenv(SL_STATS_SOCKET_ENV);
+	const json_t *err;
+	json_t *root = NULL;
+	int c, rc;
+
+	if (path == NULL || path[0] == '\0')
+		path = SL_STATS_SOCKET_DEFAULT;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			return sl_ctl_cmd_help(cmd);
+		default:
+			return sl_ctl_opt_err(cmd, c, argv);
+		}
+	}
+	if (optind < argc)
+		return sl_ctl_usage_err(cmd, "unexpected argument '%s'", argv[optind]);
+	if (path[0] == '\0')
+		return sl_ctl_usage_err(cmd, "empty socket path");
+
+	rc = stats_fetch(path, &root);
+	if (rc != SL_EXIT_OK)
+		return rc;
+
+	err = json_object_get(root, "error");
+	if (err != NULL) {
+		const char *msg = json_string_value(err);
+
+		sl_ctl_err("sluiced: %s", msg ? msg : "error (no message)");
+		rc = SL_EXIT_RUNTIME;
+	} else if (json) {
+		char *s = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(17));
+
+		if (s == NULL) {
+			sl_ctl_err("out of memory");
+			rc = SL_EXIT_RUNTIME;
+		} else {
+			printf("%s\n", s);
+			free(s);
+		}
+	} else {
+		rc = stats_report(root);
+	}
+	json_decref(root);
+	return rc;
+}
+
+const struct sl_cmd sl_cmd_stats = {
+	.name = "stats",
+	.usage = "stats [--socket PATH] [--json]",
+	.help = "Ask sluiced for its counters: events received, aggregated and dropped (by\n"
+		"reason), per-core and per-port counters, and storage commits.\n"
+		"\n"
+		"  -s, --socket PATH  sluiced control socket (default $" SL_STATS_SOCKET_ENV
+		", else\n"
+		"                     " SL_STATS_SOCKET_DEFAULT ")\n"
+		"  --json             print the reply as one line of JSON\n"
+		"  -h, --help         show this help\n",
+	.handler = cmd_stats,
+};
