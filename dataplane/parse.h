@@ -20,12 +20,15 @@
  *     name ':' value '|' type { '|' field }
  *     type  = c | g | ms | h | d | s
  *     field = '@' rate            (0 < rate <= 1)
- *           | '#' tag { ',' tag } (tag = bytes without ',' or '|', <= SL_TAG_MAX)
+ *           | '#' tag { ',' tag } (tag = 1..SL_TAG_MAX printable ASCII bytes, space
+ *                                  included, except ',' and '|'; <= SL_TAGS_MAX tags)
  *           | 'T' unix-seconds    (event timestamp)
  *           | 'c:' container-id   (DogStatsD, accepted and ignored)
+ *     (each field at most once per line, in any order)
  *
  * value: a decimal number `[+-]digits[.digits][(e|E)[+-]digits]`, finite, with
- * |value| <= SL_VALUE_MAX; for sets (`|s`) any bytes except '|' (1..SL_MEMBER_MAX).
+ * |value| <= SL_VALUE_MAX and at most 56 significant digits; for sets (`|s`)
+ * printable ASCII bytes (space included) except '|' (1..SL_MEMBER_MAX).
  * name: 1..SL_NAME_MAX bytes, printable ASCII except ':' '|' '@' '#' and space.
  */
 
@@ -48,9 +51,9 @@ struct sl_statsd_event {
 	struct sl_span name;
 	struct sl_span member;       /**< Sets only: the raw member bytes. */
 	double value;                /**< Numeric value (not for sets). */
-	int64_t value_micro;         /**< value * 1e6, valid when value_exact. */
+	int64_t value_micro;         /**< value * 1e6, valid when value_exact (else 0). */
 	double rate;                 /**< Sample rate, 1.0 when absent. */
-	int64_t rate_micro;          /**< rate * 1e6 (exact: at most 6 decimals). */
+	int64_t rate_micro;          /**< rate * 1e6, valid when rate_exact (else 0). */
 	uint64_t ts_ns;              /**< Event time from |T, 0 when absent. */
 	uint8_t type;                /**< enum sl_metric_type */
 	bool value_exact;            /**< value has at most 6 decimals and no exponent
