@@ -287,7 +287,10 @@ parse_member(const uint8_t *p, uint32_t len, struct sl_statsd_event *ev)
 /* Field parsers get the bytes after the field's lead byte ('@', '#', 'T', 'c'). */
 typedef unsigned int (*field_fn)(const uint8_t *p, uint32_t len, struct sl_statsd_event *ev);
 
-/* '@' rate: a decimal number in (0, 1]. */
+/*
+ * '@' rate: a decimal number in [1e-6, 1]. Smaller rates are rejected: value/rate
+ * must stay finite and within the exact sum range.
+ */
 static unsigned int
 field_rate(const uint8_t *p, uint32_t len, struct sl_statsd_event *ev)
 {
@@ -297,7 +300,7 @@ field_rate(const uint8_t *p, uint32_t len, struct sl_statsd_event *ev)
 	if (!num_scan(p, len, &n))
 		return SL_DROP_BAD_RATE;
 	r = num_to_double(&n);
-	if (!(r > 0.0 && r <= 1.0))
+	if (!(r >= 1e-6 && r <= 1.0))
 		return SL_DROP_BAD_RATE;
 	ev->rate = r;
 	ev->rate_exact = num_to_micro(&n, &ev->rate_micro);

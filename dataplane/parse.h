@@ -19,7 +19,7 @@
  *
  *     name ':' value '|' type { '|' field }
  *     type  = c | g | ms | h | d | s
- *     field = '@' rate            (0 < rate <= 1)
+ *     field = '@' rate            (1e-6 <= rate <= 1)
  *           | '#' tag { ',' tag } (tag = 1..SL_TAG_MAX printable ASCII bytes, space
  *                                  included, except ',' and '|'; <= SL_TAGS_MAX tags)
  *           | 'T' unix-seconds    (event timestamp)
