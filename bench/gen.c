@@ -1,1 +1,1510 @@
-int main(void); int main(void) { return 0; }
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The sluice authors
+ */
+
+/*
+ * sluice-gen: the load generator.
+ *
+ * It synthesizes a retail chain's workload as statsd/DogStatsD lines in UDP
+ * datagrams, writes them to pcap files for DPDK's net_pcap vdev, and writes
+ * the exact aggregates (ground truth) that sluiced must compute from them.
+ *
+ * Model. Every store is one producer with its own MAC, IPv4 address and UDP
+ * source port. A datagram holds the lines of one store: when a datagram is
+ * opened, its store is drawn from a Zipf distribution, then events are drawn
+ * (kind by fixed probabilities, SKU and user by Zipf) and appended until the
+ * datagram holds --lines-per-datagram lines or the next event would not fit in
+ * 1400 bytes. An event's lines (a visit pair, a purchase triple) stay in one
+ * datagram; only when an event has more lines than --lines-per-datagram does
+ * it continue in the next datagram(s), which then belong to the same store.
+ * Every line counts as one event and generation stops exactly at --events.
+ *
+ * Time. A datagram's timestamp is start + floor(first_line_index * 1e6 / rate)
+ * microseconds, so timestamps never decrease and windows close in order: the
+ * truth of a window is written and freed as soon as the first datagram of a
+ * later window is opened. Memory is bounded by one window's groups and
+ * distinct set members, not by the run length.
+ *
+ * Single-threaded; everything below belongs to main().
+ */
+
+#include <assert.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <sluice/common.h>
+
+#include "pcap_write.h"
+#include "zipf.h"
+
+#define GEN_PAYLOAD_MAX 1400u
+#define GEN_LINE_MAX 256u
+#define GEN_EVENT_LINES_MAX 3u
+#define GEN_UDP_DST_PORT 8125u
+#define GEN_UDP_SRC_PORT_BASE 40000u
+#define GEN_UDP_SRC_PORT_SPAN 25536u
+#define GEN_DST_IP 0x0a000001u /* 10.0.0.1 */
+
+#define GEN_DEF_EVENTS 100000ULL
+#define GEN_DEF_LINES 10u
+#define GEN_DEF_STORES 20u
+#define GEN_DEF_SKUS 500u
+#define GEN_DEF_USERS 5000u
+#define GEN_DEF_ZIPF 1.1
+#define GEN_DEF_SEED 1ULL
+#define GEN_DEF_RATE 10000ULL
+#define GEN_DEF_START 1767225600ULL /* 2026-01-01T00:00:00Z */
+#define GEN_DEF_WINDOW_NS (10 * SL_NS_PER_SEC)
+#define GEN_DEF_QUEUES 1u
+
+#define GEN_MAX_EVENTS 1000000000ULL
+#define GEN_MAX_LINES 200u
+#define GEN_MAX_STORES 100000u
+#define GEN_MAX_SKUS 10000000u
+#define GEN_MAX_USERS 100000000u
+#define GEN_MAX_ZIPF 5.0
+#define GEN_MAX_RATE 1000000000ULL
+#define GEN_MAX_START 4000000000ULL
+#define GEN_MIN_WINDOW_NS 1000ULL
+#define GEN_MAX_WINDOW_NS (86400ULL * SL_NS_PER_SEC)
+#define GEN_MAX_QUEUES 256u
+
+/* Width reserved for the datagram count, patched into the truth header at the end. */
+#define TRUTH_COUNT_WIDTH 20
+
+struct gen_opts {
+	uint64_t events;
+	uint32_t lines;       /* --lines-per-datagram */
+	uint32_t stores;
+	uint32_t skus;
+	uint32_t users;
+	double zipf;
+	uint64_t seed;
+	uint64_t rate;
+	uint64_t start;       /* unix seconds */
+	uint64_t window_ns;
+	uint32_t queues;
+	const char *pcap;
+	const char *truth;
+	bool quiet;
+};
+
+/* How a metric's lines aggregate in the truth: the fields of its JSON object. */
+enum gen_agg {
+	GEN_AGG_COUNTER,  /* count, sum(value / rate) */
+	GEN_AGG_GAUGE,    /* count, min, max, last */
+	GEN_AGG_STATS,    /* count, sum, min, max (ms, h, d) */
+	GEN_AGG_SET,      /* count, distinct */
+};
+
+/* How a value is written: an integer, or a decimal with exactly two decimals. */
+enum gen_fmt {
+	GEN_FMT_INT,
+	GEN_FMT_CENTS,
+	GEN_FMT_MEMBER,
+};
+
+#define GEN_TAG_STORE 0x1u
+#define GEN_TAG_CHANNEL 0x2u
+#define GEN_TAG_SKU 0x4u
+
+/*
+ * The metrics of the workload: X(enum suffix, name, statsd type, aggregation,
+ * value format, tags). Tags are written in the order store, channel, sku, which
+ * is deliberately not sorted for the basket and sku.sold lines.
+ */
+#define GEN_METRICS(_)                                                                      \
+	_(VISIT, "retail.visit", "c", GEN_AGG_COUNTER, GEN_FMT_INT, GEN_TAG_STORE)          \
+	_(VISITORS, "retail.visitors", "s", GEN_AGG_SET, GEN_FMT_MEMBER, GEN_TAG_STORE)     \
+	_(BASKET, "retail.basket", "h", GEN_AGG_STATS, GEN_FMT_CENTS,                       \
+	  GEN_TAG_STORE | GEN_TAG_CHANNEL)                                                  \
+	_(SKU_SOLD, "retail.sku.sold", "c", GEN_AGG_COUNTER, GEN_FMT_INT,                   \
+	  GEN_TAG_STORE | GEN_TAG_SKU)                                                      \
+	_(LATENCY, "retail.checkout.latency", "ms", GEN_AGG_STATS, GEN_FMT_INT, GEN_TAG_STORE) \
+	_(REFUND, "retail.refund", "d", GEN_AGG_STATS, GEN_FMT_CENTS, GEN_TAG_STORE)        \
+	_(TILLS, "retail.tills.open", "g", GEN_AGG_GAUGE, GEN_FMT_INT, GEN_TAG_STORE)       \
+	_(HEARTBEAT, "retail.heartbeat", "c", GEN_AGG_COUNTER, GEN_FMT_INT, 0u)
+
+enum gen_metric {
+#define _(e, n, t, a, f, g) GEN_M_##e,
+	GEN_METRICS(_)
+#undef _
+	GEN_M__MAX,
+};
+
+struct gen_metric_def {
+	const char *name;
+	const char *type;
+	enum gen_agg agg;
+	enum gen_fmt fmt;
+	unsigned int tags;
+	uint32_t name_len;
+};
+
+static const struct gen_metric_def metric_defs[GEN_M__MAX] = {
+#define _(e, n, t, a, f, g) [GEN_M_##e] = { n, t, a, f, g, sizeof(n) - 1 },
+	GEN_METRICS(_)
+#undef _
+};
+
+/* Sample rates used on every 4th visit line: text and 1/rate (exact). Index 0: none. */
+static const struct {
+	const char *text;
+	uint32_t len;
+	int64_t inv;
+} sample_rates[] = {
+	{ "", 0, 1 },
+	{ "0.5", 3, 2 },
+	{ "0.25", 4, 4 },
+	{ "0.1", 3, 10 },
+};
+
+/* One line before rendering: everything random has been drawn already. */
+struct gen_line {
+	uint8_t metric;   /* enum gen_metric */
+	uint8_t rate;     /* index in sample_rates[] */
+	uint32_t sku;     /* 1..skus, GEN_M_SKU_SOLD only */
+	uint32_t user;    /* 1..users, GEN_M_VISITORS only */
+	int64_t v;        /* numeric value in hundredths */
+};
+
+/* One group (window, metric, tags) of the truth. */
+struct truth_agg {
+	uint64_t key;       /* metric << 56 | store << 32 | sku */
+	uint64_t count;
+	uint64_t distinct;
+	int64_t sum;        /* hundredths, already divided by the sample rate */
+	int64_t min;        /* hundredths */
+	int64_t max;
+	int64_t last;
+	uint32_t slot;      /* position in agg_slots[] */
+	uint32_t metric;
+	uint64_t tags_off;  /* canonical tags in the arena, filled at flush */
+};
+
+/* One distinct set member of one group. */
+struct truth_member {
+	uint64_t hash;
+	uint64_t off;       /* member bytes in the arena */
+	uint32_t len;
+	uint32_t agg;       /* index in aggs[] */
+	uint32_t slot;      /* position in member_slots[] */
+};
+
+/*
+ * Exact aggregates of the current window. Both hash tables are open-addressing
+ * arrays of (dense index + 1) over dense arrays that remember their slot, so a
+ * window is cleared in time proportional to what it held.
+ */
+struct truth {
+	FILE *f;
+	const char *path;
+	off_t count_pos;          /* where the datagram count goes in the header */
+	uint64_t window_ns;
+	uint64_t ws;              /* start of the current window, ns */
+	bool have_ws;
+	uint64_t metrics;         /* metric objects written */
+	unsigned int store_w;
+	unsigned int sku_w;
+	struct truth_agg *aggs;
+	uint32_t n_aggs;
+	uint32_t cap_aggs;
+	uint32_t *agg_slots;
+	uint32_t agg_mask;
+	struct truth_member *members;
+	uint32_t n_members;
+	uint32_t cap_members;
+	uint32_t *member_slots;
+	uint32_t member_mask;
+	char *arena;
+	uint64_t arena_len;
+	uint64_t arena_cap;
+};
+
+struct gen {
+	struct gen_opts o;
+	struct sl_rng rng;
+	struct sl_zipf *z_store;
+	struct sl_zipf *z_sku;
+	struct sl_zipf *z_user;
+	unsigned int store_w;
+	unsigned int sku_w;
+	unsigned int user_w;
+	struct sl_pcap **pcaps;   /* o.queues writers, or NULL without --pcap */
+	char **paths;
+	struct truth *truth;      /* NULL without --truth */
+	/* the datagram being built */
+	bool dg_open;
+	uint32_t dg_store;        /* 1..stores */
+	uint32_t dg_lines;
+	uint32_t dg_len;
+	uint64_t dg_ts_us;
+	uint8_t frame[SL_UDP4_HDR_LEN + GEN_PAYLOAD_MAX];
+	/* progress */
+	uint64_t next_event;      /* global index of the next line */
+	uint64_t datagrams;
+	uint64_t visits;
+	uint64_t windows;
+	uint64_t last_ws;
+	bool have_ws;
+	double t0;
+	double t_progress;
+};
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t
+mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+static uint64_t
+hash_bytes(const char *p, uint32_t len, uint64_t seed)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+
+	for (uint32_t i = 0; i < len; i++) {
+		h ^= (uint8_t)p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return mix64(h);
+}
+
+static unsigned int
+digits(uint64_t v)
+{
+	unsigned int n = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
+/* Text output helpers: append to *p and advance it. The caller sized the buffer. */
+static void
+put_str(char **p, const char *s, size_t len)
+{
+	memcpy(*p, s, len);
+	*p += len;
+}
+
+static void
+put_uint(char **p, uint64_t v, unsigned int width)
+{
+	char tmp[24];
+	unsigned int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n < width && n < sizeof(tmp))
+		tmp[n++] = '0';
+	while (n > 0)
+		*(*p)++ = tmp[--n];
+}
+
+#define PUT_LIT(p, s) put_str((p), (s), sizeof(s) - 1)
+
+/* Write a value given in hundredths in a metric's format ("42", "12.30"). */
+static void
+put_value(char **p, enum gen_fmt fmt, int64_t v)
+{
+	assert(v >= 0);
+	put_uint(p, (uint64_t)v / 100, 0);
+	if (fmt == GEN_FMT_CENTS) {
+		*(*p)++ = '.';
+		put_uint(p, (uint64_t)v % 100, 2);
+	}
+}
+
+/* Exact decimal of a sum in hundredths, without trailing zeros ("42", "12.3", "12.34"). */
+static void
+put_exact(char **p, int64_t v)
+{
+	uint64_t a;
+
+	if (v < 0) {
+		*(*p)++ = '-';
+		a = (uint64_t)0 - (uint64_t)v;
+	} else {
+		a = (uint64_t)v;
+	}
+	put_uint(p, a / 100, 0);
+	if (a % 100 == 0)
+		return;
+	*(*p)++ = '.';
+	if (a % 10 == 0)
+		put_uint(p, a % 100 / 10, 1);
+	else
+		put_uint(p, a % 100, 2);
+}
+
+/*
+ * Write the tags of a line, in line order (store, channel, sku), without the
+ * leading "|#". Also used, tag by tag, to build the canonical form.
+ */
+static uint32_t
+tag_render(char *out, unsigned int tag, uint32_t store, uint32_t sku, unsigned int store_w,
+	   unsigned int sku_w)
+{
+	char *p = out;
+
+	if (tag == GEN_TAG_STORE) {
+		PUT_LIT(&p, "store:s");
+		put_uint(&p, store, store_w);
+	} else if (tag == GEN_TAG_CHANNEL) {
+		PUT_LIT(&p, "channel:pos");
+	} else {
+		PUT_LIT(&p, "sku:A-");
+		put_uint(&p, sku, sku_w);
+	}
+	return (uint32_t)(p - out);
+}
+
+/* Render one line (without '\n') for store @p store; returns its length. */
+static uint32_t
+line_render(const struct gen *g, char *out, const struct gen_line *l, uint32_t store)
+{
+	const struct gen_metric_def *d = &metric_defs[l->metric];
+	static const unsigned int order[] = { GEN_TAG_STORE, GEN_TAG_CHANNEL, GEN_TAG_SKU };
+	char *p = out;
+	bool first = true;
+
+	put_str(&p, d->name, d->name_len);
+	*p++ = ':';
+	if (d->fmt == GEN_FMT_MEMBER) {
+		*p++ = 'u';
+		put_uint(&p, l->user, g->user_w);
+	} else {
+		put_value(&p, d->fmt, l->v);
+	}
+	*p++ = '|';
+	put_str(&p, d->type, strlen(d->type));
+	if (l->rate != 0) {
+		PUT_LIT(&p, "|@");
+		put_str(&p, sample_rates[l->rate].text, sample_rates[l->rate].len);
+	}
+	for (unsigned int i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if ((d->tags & order[i]) == 0)
+			continue;
+		if (first)
+			PUT_LIT(&p, "|#");
+		else
+			*p++ = ',';
+		first = false;
+		p += tag_render(p, order[i], store, l->sku, g->store_w, g->sku_w);
+	}
+	assert(p - out < (ptrdiff_t)GEN_LINE_MAX);
+	return (uint32_t)(p - out);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Ground truth */
+
+static int
+arena_reserve(struct truth *t, uint64_t len)
+{
+	uint64_t cap = t->arena_cap != 0 ? t->arena_cap : 1u << 16;
+	char *a;
+
+	if (t->arena_len + len <= t->arena_cap)
+		return 0;
+	while (cap < t->arena_len + len)
+		cap *= 2;
+	a = realloc(t->arena, cap);
+	if (a == NULL)
+		return -ENOMEM;
+	t->arena = a;
+	t->arena_cap = cap;
+	return 0;
+}
+
+/* Grow the slot array of a table to hold 2 * n entries at a load factor of 1/2 at most. */
+static int
+slots_grow(uint32_t **slots, uint32_t *mask, uint32_t n)
+{
+	uint64_t size = (uint64_t)*mask + 1;
+	uint32_t *s;
+
+	if (*slots != NULL && (uint64_t)n * 2 < size)
+		return 0;
+	if (*slots == NULL)
+		size = 1024;
+	while ((uint64_t)n * 2 >= size)
+		size *= 2;
+	if (size > (1ULL << 32))
+		return -ENOMEM;
+	s = calloc(size, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	free(*slots);
+	*slots = s;
+	*mask = (uint32_t)(size - 1);
+	return 1;   /* the caller must reinsert everything */
+}
+
+static int
+truth_agg_find(struct truth *t, uint64_t key, uint32_t metric, uint32_t *ret_idx)
+{
+	struct truth_agg *a;
+	uint32_t i;
+	int rc;
+
+	i = (uint32_t)mix64(key) & t->agg_mask;
+	while (t->agg_slots[i] != 0) {
+		if (t->aggs[t->agg_slots[i] - 1].key == key) {
+			*ret_idx = t->agg_slots[i] - 1;
+			return 0;
+		}
+		i = (i + 1) & t->agg_mask;
+	}
+
+	/* Not found: append, growing the dense array and the slots when needed. */
+	if (t->n_aggs == t->cap_aggs) {
+		uint32_t cap = t->cap_aggs != 0 ? t->cap_aggs * 2 : 1024;
+		struct truth_agg *na = realloc(t->aggs, (size_t)cap * sizeof(*na));
+
+		if (na == NULL)
+			return -ENOMEM;
+		t->aggs = na;
+		t->cap_aggs = cap;
+	}
+	rc = slots_grow(&t->agg_slots, &t->agg_mask, t->n_aggs + 1);
+	if (rc < 0)
+		return rc;
+	if (rc > 0) {
+		for (uint32_t k = 0; k < t->n_aggs; k++) {
+			uint32_t j = (uint32_t)mix64(t->aggs[k].key) & t->agg_mask;
+
+			while (t->agg_slots[j] != 0)
+				j = (j + 1) & t->agg_mask;
+			t->agg_slots[j] = k + 1;
+			t->aggs[k].slot = j;
+		}
+		i = (uint32_t)mix64(key) & t->agg_mask;
+		while (t->agg_slots[i] != 0)
+			i = (i + 1) & t->agg_mask;
+	}
+	a = &t->aggs[t->n_aggs];
+	memset(a, 0, sizeof(*a));
+	a->key = key;
+	a->metric = metric;
+	a->min = INT64_MAX;
+	a->max = INT64_MIN;
+	a->slot = i;
+	t->agg_slots[i] = ++t->n_aggs;
+	*ret_idx = t->n_aggs - 1;
+	return 0;
+}
+
+/* Insert a member into the set of group @p agg. Returns 1 when it was new, 0 if known. */
+static int
+truth_member_add(struct truth *t, uint32_t agg, const char *m, uint32_t len)
+{
+	uint64_t h = hash_bytes(m, len, agg);
+	struct truth_member *e;
+	uint32_t i;
+	int rc;
+
+	i = (uint32_t)h & t->member_mask;
+	while (t->member_slots[i] != 0) {
+		e = &t->members[t->member_slots[i] - 1];
+		if (e->hash == h && e->agg == agg && e->len == len &&
+		    memcmp(t->arena + e->off, m, len) == 0)
+			return 0;
+		i = (i + 1) & t->member_mask;
+	}
+
+	if (t->n_members == t->cap_members) {
+		uint32_t cap = t->cap_members != 0 ? t->cap_members * 2 : 1024;
+		struct truth_member *nm = realloc(t->members, (size_t)cap * sizeof(*nm));
+
+		if (nm == NULL)
+			return -ENOMEM;
+		t->members = nm;
+		t->cap_members = cap;
+	}
+	if (arena_reserve(t, len) < 0)
+		return -ENOMEM;
+	rc = slots_grow(&t->member_slots, &t->member_mask, t->n_members + 1);
+	if (rc < 0)
+		return rc;
+	if (rc > 0) {
+		for (uint32_t k = 0; k < t->n_members; k++) {
+			uint32_t j = (uint32_t)t->members[k].hash & t->member_mask;
+
+			while (t->member_slots[j] != 0)
+				j = (j + 1) & t->member_mask;
+			t->member_slots[j] = k + 1;
+			t->members[k].slot = j;
+		}
+		i = (uint32_t)h & t->member_mask;
+		while (t->member_slots[i] != 0)
+			i = (i + 1) & t->member_mask;
+	}
+	e = &t->members[t->n_members];
+	e->hash = h;
+	e->off = t->arena_len;
+	e->len = len;
+	e->agg = agg;
+	e->slot = i;
+	memcpy(t->arena + t->arena_len, m, len);
+	t->arena_len += len;
+	t->member_slots[i] = ++t->n_members;
+	return 1;
+}
+
+/*
+ * Account one emitted line. @p text is the line as written in the datagram,
+ * so a set member is taken from the bytes on the wire.
+ */
+static int
+truth_add(struct truth *t, const struct gen_line *l, uint32_t store, const char *text,
+	  uint32_t len)
+{
+	const struct gen_metric_def *d = &metric_defs[l->metric];
+	uint64_t key = (uint64_t)l->metric << 56;
+	struct truth_agg *a;
+	uint32_t idx;
+	int rc;
+
+	if (d->tags & GEN_TAG_STORE)
+		key |= (uint64_t)store << 32;
+	if (d->tags & GEN_TAG_SKU)
+		key |= l->sku;
+	rc = truth_agg_find(t, key, l->metric, &idx);
+	if (rc < 0)
+		return rc;
+	a = &t->aggs[idx];
+	a->count++;
+	if (d->agg == GEN_AGG_SET) {
+		const char *m = text + d->name_len + 1;
+		const char *end = memchr(m, '|', len - d->name_len - 1);
+
+		assert(end != NULL);
+
+		rc = truth_member_add(t, idx, m, (uint32_t)(end - m));
+		if (rc < 0)
+			return rc;
+		t->aggs[idx].distinct += (uint64_t)rc;
+		return 0;
+	}
+	if (d->agg == GEN_AGG_COUNTER) {
+		a->sum += l->v * sample_rates[l->rate].inv;
+		return 0;
+	}
+	if (d->agg == GEN_AGG_STATS)
+		a->sum += l->v;
+	if (l->v < a->min)
+		a->min = l->v;
+	if (l->v > a->max)
+		a->max = l->v;
+	a->last = l->v;
+	return 0;
+}
+
+/* Print a value as "%.17g" of strtod() of the text the line carried. */
+static void
+put_double_of(char **p, enum gen_fmt fmt, int64_t v)
+{
+	char text[32];
+	char *q = text;
+
+	put_value(&q, fmt, v);
+	*q = '\0';
+	*p += sprintf(*p, "%.17g", strtod(text, NULL));
+}
+
+struct truth_sorted {
+	const char *name;
+	const char *type;
+	const char *tags;
+	const struct truth_agg *a;
+};
+
+static int
+truth_sorted_cmp(const void *x, const void *y)
+{
+	const struct truth_sorted *a = x, *b = y;
+	int c;
+
+	c = strcmp(a->name, b->name);
+	if (c == 0)
+		c = strcmp(a->type, b->type);
+	if (c == 0)
+		c = strcmp(a->tags, b->tags);
+	return c;
+}
+
+static int
+str_ptr_cmp(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* Canonical tags of a group into the arena: "k:v" sorted bytewise, joined by ','. */
+static int
+truth_tags_canon(struct truth *t, struct truth_agg *a)
+{
+	static const unsigned int all[] = { GEN_TAG_STORE, GEN_TAG_CHANNEL, GEN_TAG_SKU };
+	const struct gen_metric_def *d = &metric_defs[a->metric];
+	uint32_t store = (uint32_t)(a->key >> 32) & 0xffffffu;
+	uint32_t sku = (uint32_t)a->key;
+	char buf[GEN_EVENT_LINES_MAX][64];
+	const char *tags[GEN_EVENT_LINES_MAX];
+	unsigned int n = 0;
+	char *p;
+
+	for (unsigned int i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if ((d->tags & all[i]) == 0)
+			continue;
+		buf[n][tag_render(buf[n], all[i], store, sku, t->store_w, t->sku_w)] = '\0';
+		tags[n] = buf[n];
+		n++;
+	}
+	qsort(tags, n, sizeof(tags[0]), str_ptr_cmp);
+	if (arena_reserve(t, 3 * 64 + 1) < 0)
+		return -ENOMEM;
+	a->tags_off = t->arena_len;
+	p = t->arena + t->arena_len;
+	for (unsigned int i = 0; i < n; i++) {
+		if (i > 0)
+			*p++ = ',';
+		put_str(&p, tags[i], strlen(tags[i]));
+	}
+	*p++ = '\0';
+	t->arena_len = (uint64_t)(p - t->arena);
+	return 0;
+}
+
+/* Write one group as a JSON object line. The tags contain no '"' or '\\'. */
+static void
+truth_agg_write(struct truth *t, const struct truth_sorted *s)
+{
+	const struct truth_agg *a = s->a;
+	const struct gen_metric_def *d = &metric_defs[a->metric];
+	char buf[1024];
+	char *p = buf;
+	const char *tag = s->tags;
+
+	p += sprintf(p, "%s{\"window_start\":%" PRIu64 ",\"window_end\":%" PRIu64
+		     ",\"name\":\"%s\",\"type\":\"%s\",\"tags\":{",
+		     t->metrics > 0 ? ",\n" : "", t->ws, t->ws + t->window_ns, d->name, d->type);
+	while (*tag != '\0') {
+		const char *colon = strchr(tag, ':');
+		const char *comma = strchr(tag, ',');
+
+		if (comma == NULL)
+			comma = tag + strlen(tag);
+		if (tag != s->tags)
+			*p++ = ',';
+		*p++ = '"';
+		put_str(&p, tag, (size_t)(colon - tag));
+		PUT_LIT(&p, "\":\"");
+		put_str(&p, colon + 1, (size_t)(comma - colon - 1));
+		*p++ = '"';
+		tag = *comma == ',' ? comma + 1 : comma;
+	}
+	PUT_LIT(&p, "},\"count\":");
+	put_uint(&p, a->count, 0);
+	switch (d->agg) {
+	case GEN_AGG_COUNTER:
+		PUT_LIT(&p, ",\"sum\":");
+		put_exact(&p, a->sum);
+		break;
+	case GEN_AGG_SET:
+		PUT_LIT(&p, ",\"distinct\":");
+		put_uint(&p, a->distinct, 0);
+		break;
+	case GEN_AGG_STATS:
+		PUT_LIT(&p, ",\"sum\":");
+		put_exact(&p, a->sum);
+		/* fall through */
+	case GEN_AGG_GAUGE:
+		PUT_LIT(&p, ",\"min\":");
+		put_double_of(&p, d->fmt, a->min);
+		PUT_LIT(&p, ",\"max\":");
+		put_double_of(&p, d->fmt, a->max);
+		if (d->agg == GEN_AGG_GAUGE) {
+			PUT_LIT(&p, ",\"last\":");
+			put_double_of(&p, d->fmt, a->last);
+		}
+		break;
+	}
+	*p++ = '}';
+	fwrite(buf, 1, (size_t)(p - buf), t->f);
+	t->metrics++;
+}
+
+/* Write the current window's groups in order and forget them. */
+static int
+truth_window_flush(struct truth *t)
+{
+	struct truth_sorted *s;
+
+	if (!t->have_ws || t->n_aggs == 0)
+		return 0;
+	for (uint32_t i = 0; i < t->n_aggs; i++)
+		if (truth_tags_canon(t, &t->aggs[i]) < 0)
+			return -ENOMEM;
+	s = malloc((size_t)t->n_aggs * sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->n_aggs; i++) {
+		s[i].name = metric_defs[t->aggs[i].metric].name;
+		s[i].type = metric_defs[t->aggs[i].metric].type;
+		s[i].tags = t->arena + t->aggs[i].tags_off;
+		s[i].a = &t->aggs[i];
+	}
+	qsort(s, t->n_aggs, sizeof(*s), truth_sorted_cmp);
+	for (uint32_t i = 0; i < t->n_aggs; i++)
+		truth_agg_write(t, &s[i]);
+	free(s);
+
+	for (uint32_t i = 0; i < t->n_aggs; i++)
+		t->agg_slots[t->aggs[i].slot] = 0;
+	for (uint32_t i = 0; i < t->n_members; i++)
+		t->member_slots[t->members[i].slot] = 0;
+	t->n_aggs = 0;
+	t->n_members = 0;
+	t->arena_len = 0;
+	return 0;
+}
+
+/* Enter the window that contains @p ts_ns, flushing the previous one. */
+static int
+truth_window_enter(struct truth *t, uint64_t ts_ns)
+{
+	uint64_t ws = ts_ns / t->window_ns * t->window_ns;
+	int rc;
+
+	if (t->have_ws && ws == t->ws)
+		return 0;
+	assert(!t->have_ws || ws > t->ws);
+	rc = truth_window_flush(t);
+	if (rc < 0)
+		return rc;
+	t->ws = ws;
+	t->have_ws = true;
+	return 0;
+}
+
+static void
+truth_destroy(struct truth *t)
+{
+	if (t == NULL)
+		return;
+	if (t->f != NULL)
+		fclose(t->f);
+	free(t->aggs);
+	free(t->agg_slots);
+	free(t->members);
+	free(t->member_slots);
+	free(t->arena);
+	free(t);
+}
+
+static int
+truth_open(const struct gen *g, struct truth **ret_truth)
+{
+	const struct gen_opts *o = &g->o;
+	struct truth *t;
+	int rc;
+
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return -ENOMEM;
+	t->path = o->truth;
+	t->window_ns = o->window_ns;
+	t->store_w = g->store_w;
+	t->sku_w = g->sku_w;
+	if (slots_grow(&t->agg_slots, &t->agg_mask, 1) < 0 ||
+	    slots_grow(&t->member_slots, &t->member_mask, 1) < 0) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	t->f = fopen(o->truth, "w");
+	if (t->f == NULL) {
+		rc = -errno;
+		goto err;
+	}
+	setvbuf(t->f, NULL, _IOFBF, 1u << 20);
+	fprintf(t->f,
+		"{\"generator\":\"sluice-gen\",\"version\":1,\"format\":\"statsd\""
+		",\"seed\":%" PRIu64 ",\"events\":%" PRIu64 ",\"datagrams\":",
+		o->seed, o->events);
+	t->count_pos = ftello(t->f);
+	if (t->count_pos < 0) {
+		rc = -errno;
+		goto err;
+	}
+	fprintf(t->f,
+		"%*s,\"window_ns\":%" PRIu64 ",\"queues\":%u,\"lines_per_datagram\":%u"
+		",\"stores\":%u,\"skus\":%u,\"users\":%u,\"zipf\":%.15g,\"rate\":%" PRIu64
+		",\"start_ns\":%" PRIu64 ",\n\"metrics\":[\n",
+		TRUTH_COUNT_WIDTH, "0", o->window_ns, o->queues, o->lines, o->stores, o->skus,
+		o->users, o->zipf, o->rate, (uint64_t)(o->start * SL_NS_PER_SEC));
+	*ret_truth = t;
+	return 0;
+err:
+	truth_destroy(t);
+	return rc;
+}
+
+/* Flush the last window, patch the datagram count into the header and close. */
+static int
+truth_close(struct truth *t, uint64_t datagrams)
+{
+	int rc;
+
+	rc = truth_window_flush(t);
+	if (rc < 0)
+		return rc;
+	fputs("\n]}\n", t->f);
+	if (fseeko(t->f, t->count_pos, SEEK_SET) != 0)
+		return -errno;
+	fprintf(t->f, "%-*" PRIu64, TRUTH_COUNT_WIDTH, datagrams);
+	if (fflush(t->f) != 0 || ferror(t->f))
+		return errno != 0 ? -errno : -EIO;
+	rc = fclose(t->f);
+	t->f = NULL;
+	return rc != 0 ? -errno : 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Workload */
+
+/* Draw one event's lines; returns how many (1..3). Every random draw happens here. */
+static uint32_t
+event_draw(struct gen *g, struct gen_line *l)
+{
+	uint64_t kind = sl_rng_below(&g->rng, 100);
+
+	memset(l, 0, GEN_EVENT_LINES_MAX * sizeof(*l));
+	if (kind < 40) {
+		/* Footfall: the visit and its visitor. Every 4th visit line is sampled. */
+		g->visits++;
+		l[0].metric = GEN_M_VISIT;
+		l[0].v = 100;
+		if (g->visits % 4 == 0)
+			l[0].rate = (uint8_t)(1 + (g->visits / 4 - 1) % 3);
+		l[1].metric = GEN_M_VISITORS;
+		l[1].user = (uint32_t)sl_zipf_sample(g->z_user, &g->rng);
+		return 2;
+	}
+	if (kind < 75) {
+		/* Amounts log-uniform over [1.00, 500.00]: many small baskets, a long tail. */
+		int64_t cents = (int64_t)(100.0 * exp(sl_rng_double(&g->rng) * log(500.0)));
+		int64_t ms = (int64_t)(20.0 * exp(sl_rng_double(&g->rng) * log(150.0)));
+		uint64_t q = sl_rng_below(&g->rng, 100);
+
+		l[0].metric = GEN_M_BASKET;
+		l[0].v = cents < 100 ? 100 : cents > 50000 ? 50000 : cents;
+		l[1].metric = GEN_M_SKU_SOLD;
+		l[1].sku = (uint32_t)sl_zipf_sample(g->z_sku, &g->rng);
+		l[1].v = 100 * (q < 55 ? 1 : q < 80 ? 2 : q < 92 ? 3 : q < 97 ? 4 : 5);
+		l[2].metric = GEN_M_LATENCY;
+		l[2].v = 100 * (ms < 20 ? 20 : ms > 3000 ? 3000 : ms);
+		return 3;
+	}
+	if (kind < 78) {
+		int64_t cents = (int64_t)(100.0 * exp(sl_rng_double(&g->rng) * log(500.0)));
+
+		l[0].metric = GEN_M_REFUND;
+		l[0].v = cents < 100 ? 100 : cents > 50000 ? 50000 : cents;
+		return 1;
+	}
+	if (kind < 80) {
+		l[0].metric = GEN_M_TILLS;
+		l[0].v = 100 * (int64_t)sl_rng_below(&g->rng, 13);
+		return 1;
+	}
+	l[0].metric = GEN_M_HEARTBEAT;
+	l[0].v = 100;
+	return 1;
+}
+
+static int
+dgram_open(struct gen *g, uint32_t store)
+{
+	g->dg_open = true;
+	g->dg_store = store;
+	g->dg_lines = 0;
+	g->dg_len = 0;
+	g->dg_ts_us = g->o.start * 1000000 + g->next_event * 1000000 / g->o.rate;
+	if (!g->have_ws || g->dg_ts_us * 1000 / g->o.window_ns * g->o.window_ns != g->last_ws) {
+		g->last_ws = g->dg_ts_us * 1000 / g->o.window_ns * g->o.window_ns;
+		g->have_ws = true;
+		g->windows++;
+	}
+	if (g->truth != NULL)
+		return truth_window_enter(g->truth, g->dg_ts_us * 1000);
+	return 0;
+}
+
+static int
+dgram_close(struct gen *g)
+{
+	uint64_t n = g->dg_store;
+	uint64_t mac = 0x020000000002ULL + n;
+	struct sl_udp4_addr a = {
+		.dst_mac = { 0x02, 0, 0, 0, 0, 0x01 },
+		.src_ip = (10u << 24) | (uint32_t)((1 + (n >> 16)) << 16) | (uint32_t)(n & 0xffff),
+		.dst_ip = GEN_DST_IP,
+		.src_port = (uint16_t)(GEN_UDP_SRC_PORT_BASE + n % GEN_UDP_SRC_PORT_SPAN),
+		.dst_port = GEN_UDP_DST_PORT,
+		.ip_id = (uint16_t)g->datagrams,
+	};
+	uint32_t len;
+	int rc = 0;
+
+	assert(g->dg_open && g->dg_lines > 0);
+	for (int i = 0; i < 6; i++)
+		a.src_mac[i] = (uint8_t)(mac >> (40 - 8 * i));
+	if (g->pcaps != NULL) {
+		len = sl_udp4_headers_fill(g->frame, &a, g->dg_len);
+		rc = sl_pcap_write(g->pcaps[(n - 1) % g->o.queues], g->dg_ts_us, g->frame, len);
+	}
+	g->dg_open = false;
+	g->datagrams++;
+	return rc;
+}
+
+static int
+dgram_append(struct gen *g, const struct gen_line *l, const char *text, uint32_t len)
+{
+	char *payload = (char *)g->frame + SL_UDP4_HDR_LEN;
+
+	assert(g->dg_len + len + 1 <= GEN_PAYLOAD_MAX);
+	memcpy(payload + g->dg_len, text, len);
+	payload[g->dg_len + len] = '\n';
+	g->dg_len += len + 1;
+	g->dg_lines++;
+	g->next_event++;
+	if (g->truth != NULL)
+		return truth_add(g->truth, l, g->dg_store, payload + g->dg_len - len - 1, len);
+	return 0;
+}
+
+static uint32_t
+store_draw(struct gen *g)
+{
+	return (uint32_t)sl_zipf_sample(g->z_store, &g->rng);
+}
+
+/* Place one event's lines into datagrams (see the model at the top of the file). */
+static int
+event_place(struct gen *g, const struct gen_line *l, uint32_t n)
+{
+	char text[GEN_EVENT_LINES_MAX][GEN_LINE_MAX];
+	uint32_t len[GEN_EVENT_LINES_MAX];
+	uint32_t bytes;
+	uint32_t store;
+	int rc;
+
+	if (n <= g->o.lines) {
+		for (;;) {
+			if (!g->dg_open) {
+				rc = dgram_open(g, store_draw(g));
+				if (rc < 0)
+					return rc;
+			}
+			bytes = 0;
+			for (uint32_t i = 0; i < n; i++) {
+				len[i] = line_render(g, text[i], &l[i], g->dg_store);
+				bytes += len[i] + 1;
+			}
+			if (g->dg_lines + n <= g->o.lines && g->dg_len + bytes <= GEN_PAYLOAD_MAX)
+				break;
+			assert(g->dg_lines > 0);
+			rc = dgram_close(g);
+			if (rc < 0)
+				return rc;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			rc = dgram_append(g, &l[i], text[i], len[i]);
+			if (rc < 0)
+				return rc;
+		}
+	} else {
+		/* More lines than a datagram may hold: continue with the same store. */
+		if (g->dg_open) {
+			rc = dgram_close(g);
+			if (rc < 0)
+				return rc;
+		}
+		store = store_draw(g);
+		for (uint32_t i = 0; i < n; i++) {
+			if (!g->dg_open) {
+				rc = dgram_open(g, store);
+				if (rc < 0)
+					return rc;
+			}
+			len[i] = line_render(g, text[i], &l[i], store);
+			rc = dgram_append(g, &l[i], text[i], len[i]);
+			if (rc < 0)
+				return rc;
+			if (g->dg_lines == g->o.lines) {
+				rc = dgram_close(g);
+				if (rc < 0)
+					return rc;
+			}
+		}
+	}
+	if (g->dg_open && g->dg_lines == g->o.lines)
+		return dgram_close(g);
+	return 0;
+}
+
+static void
+progress(struct gen *g)
+{
+	double t = now_s();
+
+	if (t - g->t_progress < 1.0)
+		return;
+	g->t_progress = t;
+	fprintf(stderr, "sluice-gen: %3.0f%% %" PRIu64 "/%" PRIu64 " events, %" PRIu64
+		" datagrams, %.1f s\n",
+		100.0 * (double)g->next_event / (double)g->o.events, g->next_event, g->o.events,
+		g->datagrams, t - g->t0);
+}
+
+static int
+generate(struct gen *g)
+{
+	struct gen_line l[GEN_EVENT_LINES_MAX];
+	uint32_t n;
+	int rc;
+
+	while (g->next_event < g->o.events) {
+		n = event_draw(g, l);
+		/* Stop exactly at --events, even inside an event. */
+		if (n > g->o.events - g->next_event)
+			n = (uint32_t)(g->o.events - g->next_event);
+		rc = event_place(g, l, n);
+		if (rc < 0)
+			return rc;
+		if (!g->o.quiet && (g->next_event & 0xffff) < n)
+			progress(g);
+	}
+	if (g->dg_open)
+		return dgram_close(g);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Command line */
+
+enum {
+	OPT_FORMAT = 256,
+	OPT_EVENTS,
+	OPT_LINES,
+	OPT_STORES,
+	OPT_SKUS,
+	OPT_USERS,
+	OPT_ZIPF,
+	OPT_SEED,
+	OPT_RATE,
+	OPT_START,
+	OPT_WINDOW,
+	OPT_QUEUES,
+	OPT_PCAP,
+	OPT_TRUTH,
+};
+
+static const struct option long_opts[] = {
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "events", required_argument, NULL, OPT_EVENTS },
+	{ "lines-per-datagram", required_argument, NULL, OPT_LINES },
+	{ "stores", required_argument, NULL, OPT_STORES },
+	{ "skus", required_argument, NULL, OPT_SKUS },
+	{ "users", required_argument, NULL, OPT_USERS },
+	{ "zipf", required_argument, NULL, OPT_ZIPF },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "start", required_argument, NULL, OPT_START },
+	{ "window", required_argument, NULL, OPT_WINDOW },
+	{ "queues", required_argument, NULL, OPT_QUEUES },
+	{ "pcap", required_argument, NULL, OPT_PCAP },
+	{ "truth", required_argument, NULL, OPT_TRUTH },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: sluice-gen [OPTION]...\n"
+		"Synthesize a retail workload as statsd lines in UDP datagrams, write them to\n"
+		"pcap file(s) for DPDK's net_pcap vdev, and write the exact aggregates (ground\n"
+		"truth) that sluiced must compute from them.\n"
+		"\n"
+		"  --format FMT            event format; only statsd for now (default statsd)\n"
+		"  --events N              events (lines) to generate, 0..%llu\n"
+		"                          (default %llu)\n"
+		"  --lines-per-datagram M  lines per UDP datagram, 1..%u; a payload never\n"
+		"                          exceeds %u bytes (default %u)\n"
+		"  --stores S              stores (producers), 1..%u (default %u)\n"
+		"  --skus K                SKUs, 1..%u (default %u)\n"
+		"  --users U               users, 1..%u (default %u)\n"
+		"  --zipf E                Zipf exponent of stores, SKUs and users, 0..%g\n"
+		"                          (default %g)\n"
+		"  --seed N                PRNG seed, 0..2^64-1 (default %llu)\n"
+		"  --rate R                simulated events per second for packet timestamps,\n"
+		"                          1..%llu (default %llu)\n"
+		"  --start T               unix seconds of the first packet, 0..%llu\n"
+		"                          (default %llu = 2026-01-01T00:00:00Z)\n"
+		"  --window D              truth window: 10s, 500ms, 1m, 1h, 250us, 1000000ns;\n"
+		"                          a bare number is seconds; 1us..24h (default 10s)\n"
+		"  --queues Q              RSS queues, 1..%u; with Q > 1, --pcap out.pcap writes\n"
+		"                          out.q0.pcap, out.q1.pcap, ... and store n goes to\n"
+		"                          queue (n - 1) %% Q (default %u)\n"
+		"  --pcap FILE             write the datagrams to FILE (default: none)\n"
+		"  --truth FILE            write the ground truth JSON to FILE (default: none)\n"
+		"  -q, --quiet             no progress or summary on stderr (default: off)\n"
+		"  -h, --help              print this help and exit\n"
+		"\n"
+		"Exit status: 0 on success, 1 on a runtime error, 2 on a usage error.\n",
+		GEN_MAX_EVENTS, GEN_DEF_EVENTS, GEN_MAX_LINES, GEN_PAYLOAD_MAX, GEN_DEF_LINES,
+		GEN_MAX_STORES, GEN_DEF_STORES, GEN_MAX_SKUS, GEN_DEF_SKUS, GEN_MAX_USERS,
+		GEN_DEF_USERS, GEN_MAX_ZIPF, GEN_DEF_ZIPF, GEN_DEF_SEED, GEN_MAX_RATE,
+		GEN_DEF_RATE, GEN_MAX_START, GEN_DEF_START, GEN_MAX_QUEUES, GEN_DEF_QUEUES);
+}
+
+static int
+bad_value(const char *opt, const char *arg, const char *expect)
+{
+	fprintf(stderr, "sluice-gen: --%s: invalid value '%s' (expected %s)\n", opt, arg, expect);
+	return -EINVAL;
+}
+
+static int
+parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *ret)
+{
+	char expect[96];
+	unsigned long long v;
+	char *end;
+
+	snprintf(expect, sizeof(expect), "an integer in %" PRIu64 "..%" PRIu64, min, max);
+	if (arg[0] < '0' || arg[0] > '9')
+		return bad_value(opt, arg, expect);
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return bad_value(opt, arg, expect);
+	*ret = v;
+	return 0;
+}
+
+static int
+parse_u32(const char *opt, const char *arg, uint32_t min, uint32_t max, uint32_t *ret)
+{
+	uint64_t v;
+	int rc;
+
+	rc = parse_u64(opt, arg, min, max, &v);
+	if (rc == 0)
+		*ret = (uint32_t)v;
+	return rc;
+}
+
+/* "10s", "500ms", "1m", "2h", "250us", "1000ns"; a bare number is seconds. */
+static int
+parse_window(const char *arg, uint64_t *ret_ns)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ns;
+	} units[] = {
+		{ "", SL_NS_PER_SEC }, { "ns", 1 }, { "us", 1000 }, { "ms", 1000000 },
+		{ "s", SL_NS_PER_SEC }, { "m", 60 * SL_NS_PER_SEC }, { "h", 3600 * SL_NS_PER_SEC },
+	};
+	const char *expect = "a duration in 1us..24h such as 10s, 500ms, 1m; bare number = seconds";
+	unsigned long long v;
+	char *end;
+
+	if (arg[0] < '0' || arg[0] > '9')
+		return bad_value("window", arg, expect);
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno != 0)
+		return bad_value("window", arg, expect);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit) != 0)
+			continue;
+		if (v > GEN_MAX_WINDOW_NS / units[i].ns || v * units[i].ns < GEN_MIN_WINDOW_NS)
+			return bad_value("window", arg, expect);
+		*ret_ns = v * units[i].ns;
+		return 0;
+	}
+	return bad_value("window", arg, expect);
+}
+
+/* Returns 0 to run, 1 after --help, a negative errno on a usage error. */
+static int
+parse_args(int argc, char **argv, struct gen_opts *o)
+{
+	char *end;
+	int c, rc = 0;
+
+	*o = (struct gen_opts){
+		.events = GEN_DEF_EVENTS,
+		.lines = GEN_DEF_LINES,
+		.stores = GEN_DEF_STORES,
+		.skus = GEN_DEF_SKUS,
+		.users = GEN_DEF_USERS,
+		.zipf = GEN_DEF_ZIPF,
+		.seed = GEN_DEF_SEED,
+		.rate = GEN_DEF_RATE,
+		.start = GEN_DEF_START,
+		.window_ns = GEN_DEF_WINDOW_NS,
+		.queues = GEN_DEF_QUEUES,
+	};
+	while (rc == 0 && (c = getopt_long(argc, argv, "hq", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_FORMAT:
+			if (strcmp(optarg, "statsd") != 0) {
+				fprintf(stderr, "sluice-gen: --format: format %s not supported yet"
+						" (supported: statsd)\n", optarg);
+				rc = -EINVAL;
+			}
+			break;
+		case OPT_EVENTS:
+			rc = parse_u64("events", optarg, 0, GEN_MAX_EVENTS, &o->events);
+			break;
+		case OPT_LINES:
+			rc = parse_u32("lines-per-datagram", optarg, 1, GEN_MAX_LINES, &o->lines);
+			break;
+		case OPT_STORES:
+			rc = parse_u32("stores", optarg, 1, GEN_MAX_STORES, &o->stores);
+			break;
+		case OPT_SKUS:
+			rc = parse_u32("skus", optarg, 1, GEN_MAX_SKUS, &o->skus);
+			break;
+		case OPT_USERS:
+			rc = parse_u32("users", optarg, 1, GEN_MAX_USERS, &o->users);
+			break;
+		case OPT_ZIPF:
+			errno = 0;
+			o->zipf = strtod(optarg, &end);
+			if (errno != 0 || end == optarg || *end != '\0' || !(o->zipf >= 0.0) ||
+			    !(o->zipf <= GEN_MAX_ZIPF))
+				rc = bad_value("zipf", optarg, "a number in 0..5");
+			break;
+		case OPT_SEED:
+			rc = parse_u64("seed", optarg, 0, UINT64_MAX, &o->seed);
+			break;
+		case OPT_RATE:
+			rc = parse_u64("rate", optarg, 1, GEN_MAX_RATE, &o->rate);
+			break;
+		case OPT_START:
+			rc = parse_u64("start", optarg, 0, GEN_MAX_START, &o->start);
+			break;
+		case OPT_WINDOW:
+			rc = parse_window(optarg, &o->window_ns);
+			break;
+		case OPT_QUEUES:
+			rc = parse_u32("queues", optarg, 1, GEN_MAX_QUEUES, &o->queues);
+			break;
+		case OPT_PCAP:
+			o->pcap = optarg;
+			break;
+		case OPT_TRUTH:
+			o->truth = optarg;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			/* getopt_long already named the option. */
+			rc = -EINVAL;
+			break;
+		}
+	}
+	if (rc == 0 && optind < argc) {
+		fprintf(stderr, "sluice-gen: unexpected argument '%s'\n", argv[optind]);
+		rc = -EINVAL;
+	}
+	if (rc == 0 && o->pcap != NULL && o->pcap[0] == '\0')
+		rc = bad_value("pcap", o->pcap, "a file name");
+	if (rc == 0 && o->truth != NULL && o->truth[0] == '\0')
+		rc = bad_value("truth", o->truth, "a file name");
+	/* The last packet's seconds must fit the 32-bit pcap timestamp. */
+	if (rc == 0 && o->start + o->events / o->rate + 1 > UINT32_MAX) {
+		fprintf(stderr, "sluice-gen: --start/--events/--rate: the last timestamp would not"
+				" fit a 32-bit pcap timestamp\n");
+		rc = -EINVAL;
+	}
+	if (rc < 0)
+		fprintf(stderr, "Try 'sluice-gen --help' for more information.\n");
+	return rc;
+}
+
+/* "out.pcap" -> "out.q3.pcap"; without an extension "out" -> "out.q3". */
+static char *
+queue_path(const char *path, uint32_t q)
+{
+	const char *slash = strrchr(path, '/');
+	const char *dot = strrchr(path, '.');
+	size_t stem;
+	char *p;
+
+	if (dot == NULL || (slash != NULL && dot < slash) || dot == path ||
+	    (slash != NULL && dot == slash + 1))
+		dot = path + strlen(path);
+	stem = (size_t)(dot - path);
+	p = malloc(strlen(path) + 16);
+	if (p != NULL)
+		sprintf(p, "%.*s.q%u%s", (int)stem, path, q, dot);
+	return p;
+}
+
+static int
+outputs_open(struct gen *g)
+{
+	int rc;
+
+	if (g->o.pcap != NULL) {
+		g->pcaps = calloc(g->o.queues, sizeof(*g->pcaps));
+		g->paths = calloc(g->o.queues, sizeof(*g->paths));
+		if (g->pcaps == NULL || g->paths == NULL)
+			return -ENOMEM;
+		for (uint32_t q = 0; q < g->o.queues; q++) {
+			if (g->o.queues == 1)
+				g->paths[q] = strdup(g->o.pcap);
+			else
+				g->paths[q] = queue_path(g->o.pcap, q);
+			if (g->paths[q] == NULL)
+				return -ENOMEM;
+			rc = sl_pcap_open(g->paths[q], &g->pcaps[q]);
+			if (rc < 0) {
+				fprintf(stderr, "sluice-gen: open '%s': %s\n", g->paths[q],
+					strerror(-rc));
+				return rc;
+			}
+		}
+	}
+	if (g->o.truth != NULL) {
+		rc = truth_open(g, &g->truth);
+		if (rc < 0) {
+			fprintf(stderr, "sluice-gen: open '%s': %s\n", g->o.truth, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Close every output; report the first failure. */
+static int
+outputs_close(struct gen *g, bool ok)
+{
+	int rc, ret = 0;
+
+	for (uint32_t q = 0; g->pcaps != NULL && q < g->o.queues; q++) {
+		rc = sl_pcap_close(g->pcaps[q]);
+		g->pcaps[q] = NULL;
+		if (rc < 0 && ret == 0) {
+			fprintf(stderr, "sluice-gen: write '%s': %s\n", g->paths[q], strerror(-rc));
+			ret = rc;
+		}
+	}
+	if (g->truth != NULL && ok) {
+		rc = truth_close(g->truth, g->datagrams);
+		if (rc < 0 && ret == 0) {
+			fprintf(stderr, "sluice-gen: write '%s': %s\n", g->o.truth, strerror(-rc));
+			ret = rc;
+		}
+	}
+	return ret;
+}
+
+static void
+gen_fini(struct gen *g)
+{
+	for (uint32_t q = 0; g->paths != NULL && q < g->o.queues; q++)
+		free(g->paths[q]);
+	free(g->paths);
+	free(g->pcaps);
+	truth_destroy(g->truth);
+	sl_zipf_destroy(g->z_store);
+	sl_zipf_destroy(g->z_sku);
+	sl_zipf_destroy(g->z_user);
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct gen g; /* large: holds the frame buffer */
+	double dt;
+	int rc;
+
+	rc = parse_args(argc, argv, &g.o);
+	if (rc != 0)
+		return rc > 0 ? 0 : 2;
+
+	g.store_w = digits(g.o.stores) > 2 ? digits(g.o.stores) : 2;
+	g.sku_w = digits(g.o.skus) > 4 ? digits(g.o.skus) : 4;
+	g.user_w = digits(g.o.users) > 4 ? digits(g.o.users) : 4;
+	sl_rng_seed(&g.rng, g.o.seed);
+	g.z_store = sl_zipf_create(g.o.stores, g.o.zipf);
+	g.z_sku = sl_zipf_create(g.o.skus, g.o.zipf);
+	g.z_user = sl_zipf_create(g.o.users, g.o.zipf);
+	if (g.z_store == NULL || g.z_sku == NULL || g.z_user == NULL) {
+		fprintf(stderr, "sluice-gen: zipf tables: %s\n", strerror(errno));
+		rc = -ENOMEM;
+		goto out;
+	}
+	g.t0 = now_s();
+	g.t_progress = g.t0;
+
+	rc = outputs_open(&g);
+	if (rc == 0) {
+		rc = generate(&g);
+		if (rc < 0)
+			fprintf(stderr, "sluice-gen: generate: %s\n", strerror(-rc));
+	}
+	if (outputs_close(&g, rc == 0) < 0 && rc == 0)
+		rc = -EIO;
+	if (rc == 0 && !g.o.quiet) {
+		dt = now_s() - g.t0;
+		fprintf(stderr, "sluice-gen: %" PRIu64 " events, %" PRIu64 " datagrams, %u file%s, "
+			"%" PRIu64 " window%s, %.2f s (%.2f M events/s)\n",
+			g.next_event, g.datagrams, g.o.pcap != NULL ? g.o.queues : 0,
+			g.o.pcap != NULL && g.o.queues == 1 ? "" : "s", g.windows,
+			g.windows == 1 ? "" : "s", dt,
+			dt > 0 ? (double)g.next_event / dt / 1e6 : 0.0);
+	}
+out:
+	gen_fini(&g);
+	return rc == 0 ? 0 : 1;
+}
