@@ -229,11 +229,17 @@ handle_burst(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint64_t w
 		if (t >= w->win_end)
 			table_ok = rotate(w, t);
 
-		if (m->nb_segs > 1) {
-			rc = SL_DROP_MULTI_SEGMENT;
-		} else {
+		if (likely(m->nb_segs == 1)) {
 			rc = decode_udp(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
 					w->udp_port, &pl, &plen);
+		} else if (m->pkt_len <= SL_JUMBO_MAX) {
+			/* A jumbo datagram in chained mbufs: copy it out once, no allocation. */
+			const uint8_t *p = rte_pktmbuf_read(m, 0, m->pkt_len, w->jumbo);
+
+			rc = p == NULL ? SL_DROP_BAD_HEADER
+				       : decode_udp(p, m->pkt_len, w->udp_port, &pl, &plen);
+		} else {
+			rc = SL_DROP_OVERSIZE;
 		}
 		if (rc != SL_DROP__MAX) {
 			acc.received++;

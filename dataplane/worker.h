@@ -35,6 +35,8 @@
 #define SL_MAX_QUEUES_PER_WORKER 16
 #define SL_RX_BURST 32
 #define SL_TABLES_PER_WORKER 4
+/** Largest frame read (a maximal UDP datagram); larger: SL_DROP_OVERSIZE. */
+#define SL_JUMBO_MAX 65536
 
 /** Per-core counters. Single writer (the worker), read with relaxed loads. */
 struct sl_dp_stats {
@@ -81,6 +83,8 @@ struct __rte_cache_aligned sl_worker {
 	uint64_t clock_ns;         /**< Latest time seen by this core. */
 	uint64_t win_start;
 	uint64_t win_end;
+	/** Linear copy of a datagram that arrived in several segments. */
+	uint8_t jumbo[SL_JUMBO_MAX];
 
 	/* Cross-thread, one writer each (access with __atomic_*). */
 	struct sl_dp_stats stats;  /**< worker: wo (relaxed)   others: ro */

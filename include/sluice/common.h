@@ -62,7 +62,7 @@ enum sl_metric_type {
 	_(IP_FRAGMENT, "ip_fragment")                       \
 	_(BAD_HEADER, "bad_header")                         \
 	_(UNKNOWN_PORT, "unknown_port")                     \
-	_(MULTI_SEGMENT, "multi_segment")                   \
+	_(OVERSIZE, "oversize")                             \
 	_(EMPTY_LINE, "empty_line")                         \
 	_(LINE_TOO_LONG, "line_too_long")                   \
 	_(NO_COLON, "no_colon")                             \

@@ -72,8 +72,16 @@ def main():
     frames.append(eth(0x0800, ipv4(17, udp(b"x:1|c\n", dport=9999)))); drop("unknown_port")
     frames.append(eth(0x0800, ipv4(17, udp(b"x:1|c\n"), frag=0x2000))); drop("ip_fragment")
     frames.append(eth(0x0800, b"\x45\x00\x00")); drop("bad_header")
-    frames.append(eth(0x0800, ipv4(17, udp(b"big:1|c\n" + b"y" * 9000)))); drop("multi_segment")
-    received += 6
+    received += 5
+    # Jumbo datagrams arrive in chained mbufs and are read whole: a 9000-byte
+    # line and a 64000-byte line after a valid one, and 4000 valid lines in one
+    # 48 KB datagram.
+    frames.append(eth(0x0800, ipv4(17, udp(b"big.a:1|c\n" + b"y" * 9000 + b"\n"))))
+    frames.append(eth(0x0800, ipv4(17, udp(b"big.a:1|c\n" + b"z" * 64000))))
+    drop("line_too_long", 2)
+    frames.append(eth(0x0800, ipv4(17, udp(b"big.b:1|c\n" * 4000))))
+    received += 4 + 4000
+    aggregated += 2 + 4000
 
     # One datagram: valid lines around one bad line per reason.
     bad = [
@@ -139,6 +147,8 @@ def main():
         sums[name.decode()] += value / rate
     metrics = {k: {"count": counts[k], "sum": repr(sums[k])} for k in counts}
     metrics["good.v6"] = {"count": 1, "sum": "1"}
+    metrics["big.a"] = {"count": 2, "sum": "2"}
+    metrics["big.b"] = {"count": 4000, "sum": "4000"}
     metrics["good.vlan"] = {"count": 1, "sum": "1"}
     assert payload  # keep the full datagram text for debugging
     write_pcap(os.path.join(out, "exact.pcap"), frames)
