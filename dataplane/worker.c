@@ -327,7 +327,8 @@ sl_worker_main(void *arg)
 		 * A quiet core must not hold windows open: after idle_flush_ns
 		 * without packets it hands over what it has and says so.
 		 */
-		if (rx_clock && !w->idle && wall - last_rx_wall > w->idle_flush_ns) {
+		if ((rx_clock || w->time_mode == SL_TIME_RX) && !w->idle &&
+		    wall - last_rx_wall > w->idle_flush_ns) {
 			if (sl_agg_table_count(w->cur) == 0 || handover(w)) {
 				sl_agg_table_set_window(w->cur, w->win_start, w->win_end, w->idx);
 				__atomic_store_n(&w->idle, 1, __ATOMIC_RELEASE);
