@@ -1210,7 +1210,7 @@ roll_add(struct metrics_ctx *ctx, const uint8_t *key, uint32_t key_len,
 			goto out;
 		if (ro->slots[slot] != UINT32_MAX)
 			return roll_merge(ro, &ro->rows[ro->slots[slot]], rec, set);
-	} else if (o->limit > 0 && o->limit <= SL_METRICS_ROLL_MAX / 4 &&
+	} else if (o->limit > 0 && o->limit <= SL_METRICS_ROLL_MAX / 2 &&
 		   ro->nrows >= 2 * o->limit && ro->nrows >= 1024) {
 		/* --sort --limit N without --by: rows past the first N can go. */
 		roll_sort(ro, o);
@@ -1372,9 +1372,14 @@ metrics_run(const struct metrics_opts *o)
 	if (ctx.err < 0)
 		rc = ctx.err;
 	if (rc == -E2BIG) {
+		const char *hint = ", or add --limit";
+
+		if (o->by)
+			hint = ", or roll up by fewer tags";
+		else if (o->limit > 0)
+			hint = ", or lower --limit";
 		sl_ctl_err("more than %d rows %s; narrow with --from/--to/--name%s",
-			   SL_METRICS_ROLL_MAX, o->by ? "after roll-up" : "to sort",
-			   o->by ? ", or roll up by fewer tags" : ", or add --limit");
+			   SL_METRICS_ROLL_MAX, o->by ? "after roll-up" : "to sort", hint);
 		goto out;
 	}
 	if (rc == -EFBIG) {
@@ -1476,41 +1481,54 @@ time_opt(const struct sl_cmd *cmd, const char *opt, const char *arg, uint64_t *r
 	return SL_EXIT_OK;
 }
 
+/** One name of --by, at @p p (@p len bytes) in @p arg. */
+static int
+by_name(const struct sl_cmd *cmd, const char *arg, const char *p, size_t len,
+	struct metrics_opts *o)
+{
+	if (len == 0)
+		return sl_ctl_usage_err(cmd, "--by '%s': empty tag name", arg);
+	if (len == strlen("window") && memcmp(p, "window", len) == 0) {
+		if (o->by_window)
+			return sl_ctl_usage_err(cmd, "--by '%s': 'window' given twice", arg);
+		o->by_window = true;
+		return SL_EXIT_OK;
+	}
+	if (memchr(p, ':', len) != NULL)
+		return sl_ctl_usage_err(cmd, "--by '%s': a tag name cannot contain ':'", arg);
+	if (len > SL_TAG_MAX)
+		return sl_ctl_usage_err(cmd, "--by '%s': tag name longer than %d bytes", arg,
+					SL_TAG_MAX);
+	for (unsigned int i = 0; i < o->n_by; i++) {
+		if (o->by_tag_len[i] == len && memcmp(o->by_tag[i], p, len) == 0)
+			return sl_ctl_usage_err(cmd, "--by '%s': '%.*s' given twice", arg,
+						(int)len, p);
+	}
+	if (o->n_by == SL_METRICS_BY_MAX)
+		return sl_ctl_usage_err(cmd, "--by '%s': at most %d tags", arg,
+					SL_METRICS_BY_MAX);
+	o->by_tag[o->n_by] = p;
+	o->by_tag_len[o->n_by] = len;
+	o->n_by++;
+	return SL_EXIT_OK;
+}
+
 /** --by TAG[,TAG...]: tag names, and "window" to keep windows apart. */
 static int
 by_opt(const struct sl_cmd *cmd, const char *arg, struct metrics_opts *o)
 {
 	const char *p = arg;
+	size_t len;
+	int rc;
 
 	o->by = true;
 	o->by_window = false;
 	o->n_by = 0;
 	for (;;) {
-		size_t len = strcspn(p, ",");
-
-		if (len == 0)
-			return sl_ctl_usage_err(cmd, "--by '%s': empty tag name", arg);
-		if (len == strlen("window") && memcmp(p, "window", len) == 0) {
-			if (o->by_window)
-				return sl_ctl_usage_err(cmd, "--by '%s': 'window' given twice", arg);
-			o->by_window = true;
-		} else {
-			if (memchr(p, ':', len) != NULL)
-				return sl_ctl_usage_err(cmd, "--by '%s': a tag name cannot contain ':'", arg);
-			if (len > SL_TAG_MAX)
-				return sl_ctl_usage_err(cmd, "--by '%s': tag name longer than %d bytes",
-							arg, SL_TAG_MAX);
-			for (unsigned int i = 0; i < o->n_by; i++)
-				if (o->by_tag_len[i] == len && memcmp(o->by_tag[i], p, len) == 0)
-					return sl_ctl_usage_err(cmd, "--by '%s': '%.*s' given twice",
-								arg, (int)len, p);
-			if (o->n_by == SL_METRICS_BY_MAX)
-				return sl_ctl_usage_err(cmd, "--by '%s': at most %d tags", arg,
-							SL_METRICS_BY_MAX);
-			o->by_tag[o->n_by] = p;
-			o->by_tag_len[o->n_by] = len;
-			o->n_by++;
-		}
+		len = strcspn(p, ",");
+		rc = by_name(cmd, arg, p, len, o);
+		if (rc != SL_EXIT_OK)
+			return rc;
 		p += len;
 		if (*p == '\0')
 			return SL_EXIT_OK;
