@@ -54,7 +54,7 @@ grep -E "received|committed" "$D/sluiced.log" | sed 's/^/   /'
 
 echo
 echo "== 3. per store, every closed window: transactions, revenue, average basket"
-build/control/sluicectl metrics --db "$D/db" --name retail.basket | head -25
+build/control/sluicectl metrics --db "$D/db" --name retail.basket --limit 24
 echo "   (... all rows: sluicectl metrics --db $D/db --name retail.basket)"
 
 echo
