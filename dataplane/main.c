@@ -52,6 +52,7 @@ struct app_conf {
 	uint16_t udp_port;
 	enum sl_time_mode time_mode;
 	uint32_t idle_sleep_us;
+	uint32_t n_mbufs;
 	struct sl_agg_limits lim;
 };
 
@@ -101,6 +102,8 @@ usage(FILE *f)
 		"  --max-set-members N     distinct set members per core per window (default 65536)\n"
 		"  --map-size BYTES        LMDB map size, suffixes K M G (default 1G)\n"
 		"  --idle-sleep USEC       sleep USEC after 256 empty polls (default 0: busy poll)\n"
+		"  --mbufs N               mbufs per NUMA socket (default 8191; net_pcap with\n"
+		"                          infinite_rx=1 needs more than the file has packets)\n"
 		"  -h, --help              this help\n",
 		DEFAULT_DB, DEFAULT_SOCKET);
 }
@@ -161,7 +164,7 @@ static int
 parse_args(int argc, char **argv, struct app_conf *c)
 {
 	enum { O_DB = 256, O_WINDOW, O_SOCK, O_IDLE, O_PORT, O_TIME, O_GROUPS, O_MEMBERS,
-	       O_MAP, O_SLEEP };
+	       O_MAP, O_SLEEP, O_MBUFS };
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, O_DB },
 		{ "window", required_argument, NULL, O_WINDOW },
@@ -173,6 +176,7 @@ parse_args(int argc, char **argv, struct app_conf *c)
 		{ "max-set-members", required_argument, NULL, O_MEMBERS },
 		{ "map-size", required_argument, NULL, O_MAP },
 		{ "idle-sleep", required_argument, NULL, O_SLEEP },
+		{ "mbufs", required_argument, NULL, O_MBUFS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -243,6 +247,12 @@ parse_args(int argc, char **argv, struct app_conf *c)
 				bad = "--idle-sleep: expected 0..1000000 microseconds";
 			else
 				c->idle_sleep_us = (uint32_t)v;
+			break;
+		case O_MBUFS:
+			if (parse_u64(optarg, 1023, 1u << 26, &v) != 0)
+				bad = "--mbufs: expected 1023..67108864";
+			else
+				c->n_mbufs = (uint32_t)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -561,6 +571,7 @@ main(int argc, char **argv)
 
 	if (workers_setup(&app) != 0)
 		goto out;
+	pconf.n_mbufs = app.conf.n_mbufs;
 	rc = sl_port_setup_all(&pconf, app.workers, app.n_workers, err, sizeof(err));
 	if (rc < 0) {
 		MAIN_LOG(ERR, "%s\n", err);

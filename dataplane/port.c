@@ -129,8 +129,12 @@ sl_port_setup_all(const struct sl_port_conf *conf, struct sl_worker *workers,
 			}
 			rc = rte_eth_rx_queue_setup(port, q, nb_rxd, w->socket, NULL, mp);
 			if (rc != 0) {
-				snprintf(err, err_len, "rte_eth_rx_queue_setup(port=%u, queue=%u): %s",
-					 port, q, rte_strerror(-rc));
+				snprintf(err, err_len, "rte_eth_rx_queue_setup(port=%u, queue=%u): %s%s",
+					 port, q, rte_strerror(-rc),
+					 rc == -EINVAL || rc == -ENOMEM
+						 ? " (net_pcap with infinite_rx=1 needs more mbufs than "
+						   "the file has packets: raise --mbufs)"
+						 : "");
 				return rc;
 			}
 			w->rxq[w->n_rxq].port = port;
