@@ -401,8 +401,12 @@ cmd_stats(const char *cmd, const char *args, char *out, size_t cap, void *arg)
 	jb(&b, "],\"storage\":{\"windows_committed\":%" PRIu64 ",\"windows_amended\":%" PRIu64
 	   ",\"records_written\":%" PRIu64 ",\"commit_errors\":%" PRIu64 ",\"records_lost\":%" PRIu64
 	   ",\"pending_windows\":%" PRIu64 ",\"last_commit_ns\":%" PRIu64 ",\"partials\":%" PRIu64
-	   "}}", ms.windows_committed, ms.windows_amended, ms.records_written, ms.commit_errors,
-	   ms.records_lost, ms.pending_windows, ms.last_commit_ns, ms.partials);
+	   ",\"busy_ns\":%" PRIu64 ",\"commit_us_log2\":[", ms.windows_committed,
+	   ms.windows_amended, ms.records_written, ms.commit_errors, ms.records_lost,
+	   ms.pending_windows, ms.last_commit_ns, ms.partials, ms.busy_ns);
+	for (unsigned int i = 0; i < SL_MERGE_HIST_BUCKETS; i++)
+		jb(&b, "%s%" PRIu64, i ? "," : "", ms.commit_us_log2[i]);
+	jb(&b, "]}}");
 	return b.overflow ? -1 : (int)b.len;
 }
 

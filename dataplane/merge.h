@@ -26,6 +26,8 @@
 
 struct sl_store;
 
+#define SL_MERGE_HIST_BUCKETS 24
+
 struct sl_merge_stats {
 	uint64_t windows_committed;
 	uint64_t windows_amended;
@@ -35,6 +37,9 @@ struct sl_merge_stats {
 	uint64_t pending_windows;  /**< Windows merged but not yet committed. */
 	uint64_t last_commit_ns;   /**< Duration of the latest commit. */
 	uint64_t partials;         /**< Tables received from workers. */
+	uint64_t busy_ns;          /**< CPU time of the storage thread (merge + commit). */
+	/** Commit durations: bucket i counts commits in [2^i, 2^(i+1)) microseconds. */
+	uint64_t commit_us_log2[SL_MERGE_HIST_BUCKETS];
 };
 
 struct sl_merge;
