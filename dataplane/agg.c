@@ -172,23 +172,38 @@ mix64(uint64_t x)
 	return x;
 }
 
+/* 64x64 -> 128-bit multiply, folded: one multiply mixes 16 bytes. */
+static inline uint64_t
+mum64(uint64_t a, uint64_t b)
+{
+	unsigned __int128 r = (unsigned __int128)a * b;
+
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
 uint64_t
 sl_hash64(const void *p, uint32_t len, uint64_t seed)
 {
+	static const uint64_t k1 = 0xa0761d6478bd642fULL, k2 = 0xe7037ed1a0b428dbULL;
 	const uint8_t *b = p;
 	uint64_t h = seed ^ ((uint64_t)len * GOLDEN);
-	uint64_t v;
+	uint64_t x, y;
 
-	while (len >= 8) {
-		memcpy(&v, b, 8);
-		h = (h ^ mix64(v)) * GOLDEN;
-		h = (h << 27) | (h >> 37);
-		b += 8;
-		len -= 8;
+	while (len > 16) {
+		memcpy(&x, b, 8);
+		memcpy(&y, b + 8, 8);
+		h = mum64(x ^ k1, y ^ h);
+		b += 16;
+		len -= 16;
 	}
-	v = 0;
-	memcpy(&v, b, len);
-	h = (h ^ mix64(v ^ len)) * GOLDEN;
+	x = y = 0;
+	if (len > 8) {
+		memcpy(&x, b, 8);
+		memcpy(&y, b + 8, len - 8);
+	} else {
+		memcpy(&x, b, len);
+	}
+	h = mum64(x ^ k1 ^ len, y ^ k2 ^ h);
 	return mix64(h);
 }
 

@@ -602,10 +602,10 @@ SL_TEST(hash64_is_stable_and_reads_only_its_input)
 	uint64_t seen[33];
 
 	/* Golden values: sl_hash64() names groups and set members in LMDB. */
-	SL_ASSERT(sl_hash64("", 0, 0) == 0);
-	SL_ASSERT(sl_hash64("a", 1, 0) == 0x7e9173848c40eef4ULL);
-	SL_ASSERT(sl_hash64("hello, sluice!", 14, 0) == 0x2d7e58dcdfa96457ULL);
-	SL_ASSERT(sl_hash64("hello, sluice!", 14, 42) == 0x7e75fed312b67e14ULL);
+	SL_ASSERT(sl_hash64("", 0, 0) == 0x5f43bd2b289fc547ULL);
+	SL_ASSERT(sl_hash64("a", 1, 0) == 0x5eba73e1218ebfb1ULL);
+	SL_ASSERT(sl_hash64("hello, sluice!", 14, 0) == 0x527e79c7e46dd6cbULL);
+	SL_ASSERT(sl_hash64("hello, sluice!", 14, 42) == 0xa86b61211b7ec47dULL);
 	SL_ASSERT(sl_hash64("a", 1, 0) != sl_hash64("a", 1, 1));
 	/* Exact-size heap buffers: ASan catches any read past the end. */
 	for (uint32_t len = 0; len <= 32; len++) {
