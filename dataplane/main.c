@@ -27,6 +27,7 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 #include <rte_ring.h>
+#include <rte_telemetry.h>
 
 #include <sluice/common.h>
 
@@ -425,6 +426,40 @@ static const struct sl_ctl_cmd ctl_cmds[] = {
 	{ NULL, NULL, NULL },
 };
 
+/* ---- DPDK telemetry: dpdk-telemetry.py shows /sluice/stats ---- */
+
+static struct app *volatile tel_app;
+
+static int
+tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct app *app = tel_app;
+	struct sl_dp_stats tot = { 0 };
+	struct sl_merge_stats ms = { 0 };
+	char name[64];
+
+	(void)cmd;
+	(void)params;
+	if (app == NULL)
+		return -EAGAIN;
+	for (unsigned int i = 0; i < app->n_workers; i++)
+		sl_worker_stats_read(&app->workers[i], &tot);
+	if (app->merge != NULL)
+		sl_merge_stats_read(app->merge, &ms);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "received", tot.received);
+	rte_tel_data_add_dict_u64(d, "aggregated", tot.aggregated);
+	rte_tel_data_add_dict_u64(d, "packets", tot.packets);
+	rte_tel_data_add_dict_u64(d, "accepted", tot.accepted);
+	rte_tel_data_add_dict_u64(d, "windows_committed", ms.windows_committed);
+	rte_tel_data_add_dict_u64(d, "commit_errors", ms.commit_errors);
+	for (unsigned int r = 0; r < SL_DROP__MAX; r++) {
+		snprintf(name, sizeof(name), "drop_%s", sl_drop_reason_name(r));
+		rte_tel_data_add_dict_u64(d, name, tot.drops[r]);
+	}
+	return 0;
+}
+
 /* ---- setup ---- */
 
 static int
@@ -607,6 +642,9 @@ main(int argc, char **argv)
 		goto out;
 	}
 	storage_started = true;
+	tel_app = &app;
+	(void)rte_telemetry_register_cmd("/sluice/stats", tel_stats,
+					 "sluice totals: received, aggregated, drops by reason");
 	for (unsigned int i = 0; i < app.n_workers; i++)
 		rte_eal_remote_launch(sl_worker_main, &app.workers[i], app.workers[i].lcore);
 	MAIN_LOG(INFO, "%u worker(s), window %" PRIu64 " ms, db %s, control socket %s\n",
@@ -663,6 +701,7 @@ out:
 				exit_code = 1;
 		}
 	}
+	tel_app = NULL;
 	sl_ctl_close(ctl);
 	sl_merge_destroy(app.merge);
 	sl_store_close(app.store);

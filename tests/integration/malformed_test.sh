@@ -12,6 +12,20 @@ run_sluiced exact "-l 0-1" "net_pcap0,rx_pcap=$T/exact.pcap" --exit-when-idle 1.
 wait_socket exact
 want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["received"])' "$T/exact.json")
 wait_received exact "$want"
+# The same counters through DPDK telemetry (dpdk-telemetry.py, /sluice/stats).
+if command -v dpdk-telemetry.py >/dev/null 2>&1; then
+	echo /sluice/stats | dpdk-telemetry.py -f "$PREFIX" 2>/dev/null | python3 -c '
+import json, sys
+want = int(sys.argv[1])
+for line in sys.stdin:
+    line = line.strip()
+    if line.startswith("{") and "/sluice/stats" in line:
+        d = json.loads(line)["/sluice/stats"]
+        assert d["received"] == want, d
+        assert d["received"] == d["aggregated"] + sum(v for k, v in d.items() if k.startswith("drop_")), d
+        sys.exit(0)
+sys.exit("no /sluice/stats reply")' "$want" || fail "telemetry /sluice/stats"
+fi
 wait_exit exact
 "$SLUICECTL" --json metrics --db "$T/exact/db" >"$T/exact/metrics.json" || fail "sluicectl metrics"
 python3 - "$T/exact.json" "$T/exact/stats.json" "$T/exact/metrics.json" <<'PY' || fail "exact"
