@@ -19,6 +19,21 @@
  * it continue in the next datagram(s), which then belong to the same store.
  * Every line counts as one event and generation stops exactly at --events.
  *
+ * Benchmark workload (--keys N). Instead of the retail mix every event is one
+ * counter line "bench.hits:1|c|#key:kNNNNNNNN" with the key drawn uniformly
+ * (--zipf 0, the default here) or from a Zipf distribution over N keys. A
+ * datagram's producer is drawn uniformly from --stores (default 64 here) and
+ * the datagram is filled with --lines-per-datagram lines (fewer when 1400
+ * bytes are reached). The truth keeps one 32-bit count per key and the list of
+ * keys seen in the window (8 bytes per key, only with --truth).
+ *
+ * Sinks. The datagrams go to pcap files (--pcap), to a UDP socket (--udp
+ * HOST:PORT, sendmmsg, paced at --rate events per second of real time), or out
+ * of a DPDK port (argv holds "--": EAL arguments before it, sluice-gen's after;
+ * gen_tx.c, paced at --rate packets per second). The receiver of live traffic
+ * windows by arrival time, which the generator cannot know, so the truth of a
+ * live run is totals only: --truth-window all, one window [0, 2^63 - 1).
+ *
  * Time. A datagram's timestamp is start + floor(first_line_index * 1e6 / rate)
  * microseconds, so timestamps never decrease and windows close in order: the
  * truth of a window is written and freed as soon as the first datagram of a
@@ -38,11 +53,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <netdb.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sluice/common.h>
 
+#ifdef SL_GEN_HAVE_DPDK
+#include "gen_tx.h"
+#endif
 #include "pcap_write.h"
 #include "zipf.h"
 
@@ -78,6 +99,25 @@
 #define GEN_MAX_WINDOW_NS (86400ULL * SL_NS_PER_SEC)
 #define GEN_MAX_QUEUES 256u
 
+/* --keys: the benchmark workload. */
+#define GEN_MIN_KEYS 10u
+#define GEN_MAX_KEYS 10000000u
+#define GEN_DEF_KEY_STORES 64u
+#define GEN_KEY_LINE "bench.hits:1|c|#key:k"
+#define GEN_KEY_NAME "bench.hits"
+#define GEN_KEY_WIDTH 8u
+
+/* --truth-window all: one window [0, 2^63 - 1), i.e. totals. */
+#define GEN_WINDOW_ALL ((uint64_t)INT64_MAX)
+
+/* Live sinks. */
+#define GEN_UDP_BATCH 64u              /* datagrams per sendmmsg() */
+#define GEN_UDP_SNDBUF (4u << 20)
+#define GEN_SEND_STALL_S 1.0           /* give up when the socket refuses this long */
+#define GEN_TX_LINK_TIMEOUT_MS 10000u
+#define GEN_TX_DRAIN_MS 1000u          /* time for the peer to read the last frames */
+#define GEN_PACE_DEPTH_S 0.01          /* token bucket depth, in seconds of --rate */
+
 /* Width reserved for the datagram count, patched into the truth header at the end. */
 #define TRUTH_COUNT_WIDTH 20
 
@@ -96,6 +136,17 @@ struct gen_opts {
 	const char *pcap;
 	const char *truth;
 	bool quiet;
+	uint32_t keys;        /* --keys, 0: the retail workload */
+	bool truth_all;       /* --truth-window all */
+	bool key_in_name;     /* --key-style name: bench.hits.kNNN:1|c, no tags */
+	const char *udp;      /* --udp HOST:PORT */
+	bool dpdk;            /* argv held "--": DPDK TX mode */
+	uint16_t port;        /* --port, DPDK TX mode */
+	/* which defaults were overridden */
+	bool stores_set;
+	bool zipf_set;
+	bool window_set;
+	bool port_set;
 };
 
 /* How a metric's lines aggregate in the truth: the fields of its JSON object. */
@@ -207,6 +258,7 @@ struct truth_member {
  */
 struct truth {
 	FILE *f;
+	bool key_in_name;         /* --key-style name */
 	const char *path;
 	off_t count_pos;          /* where the datagram count goes in the header */
 	uint64_t window_ns;
@@ -228,6 +280,34 @@ struct truth {
 	char *arena;
 	uint64_t arena_len;
 	uint64_t arena_cap;
+	/* --keys: counts of the current window per key, and the keys seen in it */
+	uint32_t keys;
+	uint32_t *key_count;
+	uint32_t *key_seen;
+	uint32_t n_seen;
+};
+
+/*
+ * Token bucket on CLOCK_MONOTONIC for the live sinks: rate units per second,
+ * at most depth units in advance. rate 0: no pacing.
+ */
+struct gen_pacer {
+	double rate;
+	double depth;
+	double tokens;
+	double last;
+};
+
+/* --udp: a batch of datagrams for one sendmmsg(), and where they go. */
+struct gen_udp {
+	int fd;
+	struct sockaddr_storage dst;
+	socklen_t dst_len;
+	uint32_t n;                                   /* datagrams queued */
+	uint32_t lines[GEN_UDP_BATCH];                /* events of each queued datagram */
+	struct mmsghdr msgs[GEN_UDP_BATCH];
+	struct iovec iov[GEN_UDP_BATCH];
+	uint8_t buf[GEN_UDP_BATCH][GEN_PAYLOAD_MAX];
 };
 
 struct gen {
@@ -242,6 +322,12 @@ struct gen {
 	struct sl_pcap **pcaps;   /* o.queues writers, or NULL without --pcap */
 	char **paths;
 	struct truth *truth;      /* NULL without --truth */
+	struct gen_udp *udp;      /* NULL without --udp */
+#ifdef SL_GEN_HAVE_DPDK
+	struct sl_gen_tx *tx;     /* NULL but in DPDK TX mode */
+#endif
+	struct gen_pacer pacer;   /* live sinks */
+	struct sl_zipf *z_key;    /* --keys with --zipf > 0 */
 	/* the datagram being built */
 	bool dg_open;
 	uint32_t dg_store;        /* 1..stores */
@@ -258,6 +344,13 @@ struct gen {
 	bool have_ws;
 	double t0;
 	double t_progress;
+	/* live sinks: what the socket or port accepted */
+	uint64_t sent_events;
+	uint64_t sent_datagrams;
+	uint64_t failed_datagrams;
+	uint64_t last_events;     /* at the previous progress line */
+	uint64_t last_datagrams;
+	bool err_reported;        /* a sink already printed why it failed */
 };
 
 static double
@@ -760,12 +853,85 @@ truth_agg_write(struct truth *t, const struct truth_sorted *s)
 	t->metrics++;
 }
 
+/* --keys: account one line for @p key (0..keys - 1). */
+static void
+truth_key_add(struct truth *t, uint32_t key)
+{
+	assert(key < t->keys);
+	if (t->key_count[key]++ == 0)
+		t->key_seen[t->n_seen++] = key;
+}
+
+/* Write one key's group; its canonical tags are its only tag, so key order is sorted order. */
+static void
+truth_key_write(struct truth *t, uint32_t key, uint32_t count)
+{
+	char buf[256];
+	char *p = buf;
+
+	p += sprintf(p, "%s{\"window_start\":%" PRIu64 ",\"window_end\":%" PRIu64
+		     ",\"name\":\"" GEN_KEY_NAME,
+		     t->metrics > 0 ? ",\n" : "", t->ws, t->ws + t->window_ns);
+	if (t->key_in_name) {
+		PUT_LIT(&p, ".k");
+		put_uint(&p, key, GEN_KEY_WIDTH);
+		PUT_LIT(&p, "\",\"type\":\"c\",\"tags\":{},\"count\":");
+	} else {
+		PUT_LIT(&p, "\",\"type\":\"c\",\"tags\":{\"key\":\"k");
+		put_uint(&p, key, GEN_KEY_WIDTH);
+		PUT_LIT(&p, "\"},\"count\":");
+	}
+	put_uint(&p, count, 0);
+	PUT_LIT(&p, ",\"sum\":");
+	put_uint(&p, count, 0);
+	*p++ = '}';
+	fwrite(buf, 1, (size_t)(p - buf), t->f);
+	t->metrics++;
+}
+
+static int
+u32_cmp(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/*
+ * --keys: write the window's keys in key order and forget them. A sparse
+ * window sorts the keys it saw; a dense one scans every key, whichever is cheaper.
+ */
+static void
+truth_keys_flush(struct truth *t)
+{
+	if ((uint64_t)t->n_seen * 16 < t->keys) {
+		qsort(t->key_seen, t->n_seen, sizeof(t->key_seen[0]), u32_cmp);
+		for (uint32_t i = 0; i < t->n_seen; i++) {
+			truth_key_write(t, t->key_seen[i], t->key_count[t->key_seen[i]]);
+			t->key_count[t->key_seen[i]] = 0;
+		}
+	} else {
+		for (uint32_t k = 0; k < t->keys; k++) {
+			if (t->key_count[k] == 0)
+				continue;
+			truth_key_write(t, k, t->key_count[k]);
+			t->key_count[k] = 0;
+		}
+	}
+	t->n_seen = 0;
+}
+
 /* Write the current window's groups in order and forget them. */
 static int
 truth_window_flush(struct truth *t)
 {
 	struct truth_sorted *s;
 
+	if (t->keys != 0) {
+		if (t->have_ws && t->n_seen > 0)
+			truth_keys_flush(t);
+		return 0;
+	}
 	if (!t->have_ws || t->n_aggs == 0)
 		return 0;
 	for (uint32_t i = 0; i < t->n_aggs; i++)
@@ -825,6 +991,8 @@ truth_destroy(struct truth *t)
 	free(t->members);
 	free(t->member_slots);
 	free(t->arena);
+	free(t->key_count);
+	free(t->key_seen);
 	free(t);
 }
 
@@ -840,8 +1008,18 @@ truth_open(const struct gen *g, struct truth **ret_truth)
 		return -ENOMEM;
 	t->path = o->truth;
 	t->window_ns = o->window_ns;
+	t->key_in_name = o->key_in_name;
 	t->store_w = g->store_w;
 	t->sku_w = g->sku_w;
+	t->keys = o->keys;
+	if (t->keys != 0) {
+		t->key_count = calloc(t->keys, sizeof(*t->key_count));
+		t->key_seen = malloc((size_t)t->keys * sizeof(*t->key_seen));
+		if (t->key_count == NULL || t->key_seen == NULL) {
+			rc = -ENOMEM;
+			goto err;
+		}
+	}
 	if (slots_grow(&t->agg_slots, &t->agg_mask, 1) < 0 ||
 	    slots_grow(&t->member_slots, &t->member_mask, 1) < 0) {
 		rc = -ENOMEM;
@@ -864,10 +1042,17 @@ truth_open(const struct gen *g, struct truth **ret_truth)
 	}
 	fprintf(t->f,
 		"%*s,\"window_ns\":%" PRIu64 ",\"queues\":%u,\"lines_per_datagram\":%u"
-		",\"stores\":%u,\"skus\":%u,\"users\":%u,\"zipf\":%.15g,\"rate\":%" PRIu64
-		",\"start_ns\":%" PRIu64 ",\n\"metrics\":[\n",
+		",\"stores\":%u,\"skus\":%u,\"users\":%u",
 		TRUTH_COUNT_WIDTH, "0", o->window_ns, o->queues, o->lines, o->stores, o->skus,
-		o->users, o->zipf, o->rate, (uint64_t)(o->start * SL_NS_PER_SEC));
+		o->users);
+	/* Fields that older readers do not know appear only when their option is used. */
+	if (o->keys != 0)
+		fprintf(t->f, ",\"keys\":%u", o->keys);
+	if (o->udp != NULL || o->dpdk)
+		fprintf(t->f, ",\"sink\":\"%s\"", o->udp != NULL ? "udp" : "dpdk");
+	fprintf(t->f, ",\"zipf\":%.15g,\"rate\":%" PRIu64 ",\"start_ns\":%" PRIu64
+		",\n\"metrics\":[\n",
+		o->zipf, o->rate, (uint64_t)(o->start * SL_NS_PER_SEC));
 	*ret_truth = t;
 	return 0;
 err:
@@ -894,6 +1079,309 @@ truth_close(struct truth *t, uint64_t datagrams)
 	t->f = NULL;
 	return rc != 0 ? -errno : 0;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Live sinks: --udp and the DPDK TX mode */
+
+static bool
+gen_live(const struct gen *g)
+{
+	return g->o.udp != NULL || g->o.dpdk;
+}
+
+static void
+sleep_s(double s)
+{
+	struct timespec ts;
+
+	if (!(s > 0))
+		return;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * @p unit_max: the most units one datagram takes (its lines for --udp, 1 for
+ * a packet). The bucket holds 10 ms of the rate, at least one datagram and at
+ * most one batch, and starts with one datagram's worth.
+ */
+static void
+pacer_init(struct gen_pacer *p, uint64_t rate, uint32_t unit_max)
+{
+	p->rate = (double)rate;
+	p->depth = fmin((double)unit_max * GEN_UDP_BATCH, p->rate * GEN_PACE_DEPTH_S);
+	if (p->depth < unit_max)
+		p->depth = unit_max;
+	p->tokens = unit_max;
+	p->last = now_s();
+}
+
+/* Take @p units if the bucket holds them. */
+static bool
+pacer_take(struct gen_pacer *p, uint32_t units)
+{
+	double t;
+
+	if (p->rate == 0)
+		return true;
+	t = now_s();
+	p->tokens = fmin(p->depth, p->tokens + (t - p->last) * p->rate);
+	p->last = t;
+	if (p->tokens < units)
+		return false;
+	p->tokens -= units;
+	return true;
+}
+
+/* Bring the sent/failed counters up to date. */
+static void
+net_sync(struct gen *g)
+{
+#ifdef SL_GEN_HAVE_DPDK
+	struct sl_gen_tx_stats st;
+
+	if (g->tx != NULL) {
+		sl_gen_tx_stats_get(g->tx, &st);
+		g->sent_datagrams = st.sent;
+		g->failed_datagrams = st.failed;
+		/* Events are counted as generated: at most one burst is still queued. */
+		g->sent_events = g->next_event;
+	}
+#else
+	(void)g;
+#endif
+}
+
+/* One line on stderr per second: rates over the last second, totals. */
+static void
+net_progress(struct gen *g)
+{
+	double t, dt;
+
+	if (g->o.quiet)
+		return;
+	t = now_s();
+	dt = t - g->t_progress;
+	if (dt < 1.0)
+		return;
+	net_sync(g);
+	fprintf(stderr, "sluice-gen: %.0f s: %.0f events/s, %.0f %s/s; %" PRIu64 "/%" PRIu64
+		" events, %" PRIu64 " %s sent",
+		t - g->t0, (double)(g->sent_events - g->last_events) / dt,
+		(double)(g->sent_datagrams - g->last_datagrams) / dt,
+		g->o.dpdk ? "packets" : "datagrams", g->sent_events, g->o.events,
+		g->sent_datagrams, g->o.dpdk ? "packets" : "datagrams");
+	if (g->o.dpdk)
+		fprintf(stderr, ", %" PRIu64 " failed", g->failed_datagrams);
+	fputc('\n', stderr);
+	g->t_progress = t;
+	g->last_events = g->sent_events;
+	g->last_datagrams = g->sent_datagrams;
+}
+
+/* "HOST:PORT", "[V6]:PORT" -> host and port text. */
+static int
+udp_split(const char *arg, char *host, size_t host_len, char *port, size_t port_len)
+{
+	const char *colon, *h = arg;
+	size_t hl;
+	unsigned long p;
+	char *end;
+
+	if (arg[0] == '[') {
+		const char *close = strchr(arg, ']');
+
+		if (close == NULL || close[1] != ':')
+			return -EINVAL;
+		h = arg + 1;
+		hl = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(arg, ':');
+		if (colon == NULL || memchr(arg, ':', (size_t)(colon - arg)) != NULL)
+			return -EINVAL;   /* no port, or an IPv6 address without brackets */
+		hl = (size_t)(colon - arg);
+	}
+	if (hl == 0 || hl >= host_len || colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || p == 0 || p > 65535)
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	snprintf(port, port_len, "%lu", p);
+	return 0;
+}
+
+static int
+udp_open(struct gen *g)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	char host[256], port[8];
+	struct gen_udp *u;
+	int sndbuf = GEN_UDP_SNDBUF;
+	int rc;
+
+	if (udp_split(g->o.udp, host, sizeof(host), port, sizeof(port)) < 0)
+		return -EINVAL;   /* parse_args() checked it */
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0) {
+		fprintf(stderr, "sluice-gen: --udp %s: %s\n", g->o.udp, gai_strerror(rc));
+		return -EINVAL;
+	}
+	u = calloc(1, sizeof(*u));
+	if (u == NULL) {
+		freeaddrinfo(res);
+		return -ENOMEM;
+	}
+	g->udp = u;
+	memcpy(&u->dst, res->ai_addr, res->ai_addrlen);
+	u->dst_len = res->ai_addrlen;
+	u->fd = socket(res->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	freeaddrinfo(res);
+	if (u->fd < 0) {
+		rc = -errno;
+		fprintf(stderr, "sluice-gen: --udp %s: socket: %s\n", g->o.udp, strerror(-rc));
+		return rc;
+	}
+	/* A larger send buffer only saves syscalls; a smaller one is fine. */
+	if (setsockopt(u->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
+		(void)setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	for (uint32_t i = 0; i < GEN_UDP_BATCH; i++) {
+		u->iov[i].iov_base = u->buf[i];
+		u->msgs[i].msg_hdr.msg_name = &u->dst;
+		u->msgs[i].msg_hdr.msg_namelen = u->dst_len;
+		u->msgs[i].msg_hdr.msg_iov = &u->iov[i];
+		u->msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	return 0;
+}
+
+static void
+udp_close(struct gen_udp *u)
+{
+	if (u == NULL)
+		return;
+	if (u->fd >= 0)
+		close(u->fd);
+	free(u);
+}
+
+/* Send every queued datagram; partial sends are continued. */
+static int
+udp_flush(struct gen *g)
+{
+	struct gen_udp *u = g->udp;
+	double stalled = 0;
+	uint32_t done = 0;
+	int r, err;
+
+	while (done < u->n) {
+		r = sendmmsg(u->fd, u->msgs + done, u->n - done, 0);
+		if (r > 0) {
+			for (int i = 0; i < r; i++)
+				g->sent_events += u->lines[done + (uint32_t)i];
+			g->sent_datagrams += (uint32_t)r;
+			done += (uint32_t)r;
+			stalled = 0;
+			continue;
+		}
+		err = r < 0 ? errno : EIO;
+		if (err == EINTR)
+			continue;
+		if (err != EAGAIN && err != ENOBUFS) {
+			fprintf(stderr, "sluice-gen: sendmmsg to %s: %s\n", g->o.udp, strerror(err));
+			g->err_reported = true;
+			return -err;
+		}
+		/* Transient: the device or socket buffer is full. */
+		if (stalled == 0) {
+			stalled = now_s();
+		} else if (now_s() - stalled > GEN_SEND_STALL_S) {
+			fprintf(stderr, "sluice-gen: sendmmsg to %s: %s for %.0f s\n", g->o.udp,
+				strerror(err), GEN_SEND_STALL_S);
+			g->err_reported = true;
+			return -err;
+		}
+		sleep_s(1e-4);
+	}
+	u->n = 0;
+	net_progress(g);
+	return 0;
+}
+
+static int
+net_flush(struct gen *g)
+{
+	if (g->udp != NULL && g->udp->n > 0)
+		return udp_flush(g);
+#ifdef SL_GEN_HAVE_DPDK
+	if (g->tx != NULL && sl_gen_tx_pending(g->tx) > 0) {
+		sl_gen_tx_flush(g->tx);
+		net_progress(g);
+	}
+#endif
+	return 0;
+}
+
+/* Wait for @p units of the rate, sending what is queued before sleeping. */
+static int
+net_pace(struct gen *g, uint32_t units)
+{
+	double wait;
+	int rc;
+
+	if (pacer_take(&g->pacer, units))
+		return 0;
+	rc = net_flush(g);
+	if (rc < 0)
+		return rc;
+	while (!pacer_take(&g->pacer, units)) {
+		wait = ((double)units - g->pacer.tokens) / g->pacer.rate;
+		/* Sleep when worth it, spin the last 100 us; wake at least every 100 ms. */
+		if (wait > 1e-4)
+			sleep_s(fmin(wait, 0.1));
+		net_progress(g);
+	}
+	return 0;
+}
+
+static int
+udp_queue(struct gen *g, const uint8_t *payload, uint32_t len, uint32_t lines)
+{
+	struct gen_udp *u = g->udp;
+	int rc;
+
+	rc = net_pace(g, lines);
+	if (rc < 0)
+		return rc;
+	memcpy(u->buf[u->n], payload, len);
+	u->iov[u->n].iov_len = len;
+	u->lines[u->n] = lines;
+	if (++u->n == GEN_UDP_BATCH)
+		return udp_flush(g);
+	return 0;
+}
+
+#ifdef SL_GEN_HAVE_DPDK
+static int
+tx_queue(struct gen *g, const uint8_t *frame, uint32_t len)
+{
+	int rc;
+
+	rc = net_pace(g, 1);
+	if (rc < 0)
+		return rc;
+	/* A frame without an mbuf is counted as failed by gen_tx; carry on. */
+	(void)sl_gen_tx_enqueue(g->tx, frame, len);
+	if (sl_gen_tx_pending(g->tx) == 0)
+		net_progress(g);
+	return 0;
+}
+#endif
 
 /* ---------------------------------------------------------------------------------------- */
 /* Workload */
@@ -955,7 +1443,9 @@ dgram_open(struct gen *g, uint32_t store)
 	g->dg_store = store;
 	g->dg_lines = 0;
 	g->dg_len = 0;
-	g->dg_ts_us = g->o.start * 1000000 + g->next_event * 1000000 / g->o.rate;
+	g->dg_ts_us = g->o.start * 1000000;
+	if (g->o.rate != 0)   /* --rate 0 exists only for live sinks */
+		g->dg_ts_us += g->next_event * 1000000 / g->o.rate;
 	if (!g->have_ws || g->dg_ts_us * 1000 / g->o.window_ns * g->o.window_ns != g->last_ws) {
 		g->last_ws = g->dg_ts_us * 1000 / g->o.window_ns * g->o.window_ns;
 		g->have_ws = true;
@@ -988,7 +1478,15 @@ dgram_close(struct gen *g)
 	if (g->pcaps != NULL) {
 		len = sl_udp4_headers_fill(g->frame, &a, g->dg_len);
 		rc = sl_pcap_write(g->pcaps[(n - 1) % g->o.queues], g->dg_ts_us, g->frame, len);
+	} else if (g->udp != NULL) {
+		rc = udp_queue(g, g->frame + SL_UDP4_HDR_LEN, g->dg_len, g->dg_lines);
 	}
+#ifdef SL_GEN_HAVE_DPDK
+	else if (g->tx != NULL) {
+		len = sl_udp4_headers_fill(g->frame, &a, g->dg_len);
+		rc = tx_queue(g, g->frame, len);
+	}
+#endif
 	g->dg_open = false;
 	g->datagrams++;
 	return rc;
@@ -1085,6 +1583,11 @@ progress(struct gen *g)
 {
 	double t = now_s();
 
+	if (gen_live(g)) {
+		net_progress(g);
+		return;
+	}
+
 	if (t - g->t_progress < 1.0)
 		return;
 	g->t_progress = t;
@@ -1117,6 +1620,67 @@ generate(struct gen *g)
 	return 0;
 }
 
+/* --keys: one key in 0..keys - 1, uniform or Zipf (rank 1 is key 0). */
+static uint32_t
+key_draw(struct gen *g)
+{
+	if (g->z_key != NULL)
+		return (uint32_t)sl_zipf_sample(g->z_key, &g->rng) - 1;
+	return (uint32_t)sl_rng_below(&g->rng, g->o.keys);
+}
+
+/* The benchmark workload: one counter line per event (see the top of the file). */
+static int
+keys_generate(struct gen *g)
+{
+	char *payload = (char *)g->frame + SL_UDP4_HDR_LEN;
+	char line[64];
+	uint32_t len, key;
+	char *p;
+	int rc;
+
+	while (g->next_event < g->o.events) {
+		key = key_draw(g);
+		p = line;
+		if (g->o.key_in_name) {
+			PUT_LIT(&p, GEN_KEY_NAME ".k");
+			put_uint(&p, key, GEN_KEY_WIDTH);
+			PUT_LIT(&p, ":1|c");
+		} else {
+			PUT_LIT(&p, GEN_KEY_LINE);
+			put_uint(&p, key, GEN_KEY_WIDTH);
+		}
+		*p++ = '\n';
+		len = (uint32_t)(p - line);
+		if (g->dg_open && g->dg_len + len > GEN_PAYLOAD_MAX) {
+			rc = dgram_close(g);
+			if (rc < 0)
+				return rc;
+		}
+		if (!g->dg_open) {
+			rc = dgram_open(g, 1 + (uint32_t)sl_rng_below(&g->rng, g->o.stores));
+			if (rc < 0)
+				return rc;
+		}
+		memcpy(payload + g->dg_len, line, len);
+		g->dg_len += len;
+		g->dg_lines++;
+		g->next_event++;
+		if (g->truth != NULL)
+			truth_key_add(g->truth, key);
+		if (g->dg_lines == g->o.lines) {
+			rc = dgram_close(g);
+			if (rc < 0)
+				return rc;
+		}
+		if (!g->o.quiet && (g->next_event & 0xffff) == 0)
+			progress(g);
+	}
+	if (g->dg_open)
+		return dgram_close(g);
+	return 0;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Command line */
 
@@ -1135,6 +1699,11 @@ enum {
 	OPT_QUEUES,
 	OPT_PCAP,
 	OPT_TRUTH,
+	OPT_KEYS,
+	OPT_TRUTH_WINDOW,
+	OPT_KEY_STYLE,
+	OPT_UDP,
+	OPT_PORT,
 };
 
 static const struct option long_opts[] = {
@@ -1152,6 +1721,11 @@ static const struct option long_opts[] = {
 	{ "queues", required_argument, NULL, OPT_QUEUES },
 	{ "pcap", required_argument, NULL, OPT_PCAP },
 	{ "truth", required_argument, NULL, OPT_TRUTH },
+	{ "keys", required_argument, NULL, OPT_KEYS },
+	{ "truth-window", required_argument, NULL, OPT_TRUTH_WINDOW },
+	{ "key-style", required_argument, NULL, OPT_KEY_STYLE },
+	{ "udp", required_argument, NULL, OPT_UDP },
+	{ "port", required_argument, NULL, OPT_PORT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -1162,9 +1736,11 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: sluice-gen [OPTION]...\n"
+		"       sluice-gen [EAL OPTION]... -- [--port N] [OPTION]...\n"
 		"Synthesize a retail workload as statsd lines in UDP datagrams, write them to\n"
-		"pcap file(s) for DPDK's net_pcap vdev, and write the exact aggregates (ground\n"
-		"truth) that sluiced must compute from them.\n"
+		"pcap file(s) for DPDK's net_pcap vdev, send them to a UDP socket or out of a\n"
+		"DPDK port, and write the exact aggregates (ground truth) that sluiced must\n"
+		"compute from them.\n"
 		"\n"
 		"  --format FMT            event format; only statsd for now (default statsd)\n"
 		"  --events N              events (lines) to generate, 0..%llu\n"
@@ -1178,7 +1754,9 @@ usage(FILE *f)
 		"                          (default %g)\n"
 		"  --seed N                PRNG seed, 0..2^64-1 (default %llu)\n"
 		"  --rate R                simulated events per second for packet timestamps,\n"
-		"                          1..%llu (default %llu)\n"
+		"                          1..%llu (default %llu); with --udp: events per\n"
+		"                          second of real time; in DPDK TX mode: packets per\n"
+		"                          second; 0 = as fast as possible (those two only)\n"
 		"  --start T               unix seconds of the first packet, 0..%llu\n"
 		"                          (default %llu = 2026-01-01T00:00:00Z)\n"
 		"  --window D              truth window: 10s, 500ms, 1m, 1h, 250us, 1000000ns;\n"
@@ -1188,14 +1766,40 @@ usage(FILE *f)
 		"                          queue (n - 1) %% Q (default %u)\n"
 		"  --pcap FILE             write the datagrams to FILE (default: none)\n"
 		"  --truth FILE            write the ground truth JSON to FILE (default: none)\n"
+		"  --truth-window all      truth as totals: one window [0, 2^63-1) instead of\n"
+		"                          --window; required for --truth with --udp or DPDK\n"
+		"                          TX, whose receiver windows by arrival time\n"
+		"  --keys N                benchmark workload instead of the retail mix: every\n"
+		"                          event is 'bench.hits:1|c|#key:kNNNNNNNN', the key\n"
+		"                          uniform over N keys (--zipf E > 0: Zipf), N in\n"
+		"                          %u..%u; producers are --stores (default %u\n"
+		"                          here), drawn uniformly per datagram\n"
+		"  --key-style tag|name    with --keys: the key as a DogStatsD tag (default) or\n"
+		"                          in the name, 'bench.hits.kNNNNNNNN:1|c', for\n"
+		"                          receivers that do not read tags\n"
+		"  --udp HOST:PORT         send the UDP payloads with sendmmsg to HOST:PORT\n"
+		"                          (IPv4, [IPv6] or a name), paced at --rate events/s,\n"
+		"                          progress on stderr every second (tests use loopback)\n"
+		"  --port N                DPDK TX mode: the ethdev port to send on (default 0)\n"
 		"  -q, --quiet             no progress or summary on stderr (default: off)\n"
 		"  -h, --help              print this help and exit\n"
 		"\n"
-		"Exit status: 0 on success, 1 on a runtime error, 2 on a usage error.\n",
+		"DPDK TX mode: when the arguments hold '--', those before it go to the EAL and\n"
+		"the Ethernet/IPv4/UDP frames (the same as in the pcap) leave through port N in\n"
+		"bursts of 32, e.g.\n"
+		"  sluice-gen --no-huge -m 256 --no-pci -l 0 --file-prefix gen \\\n"
+		"      --vdev net_memif0,role=client,socket=/tmp/memif.sock -- --port 0 \\\n"
+		"      --rate 100000 --events 1000000 --truth t.json --truth-window all\n"
+		"The port's link must come up within 10 s. --pcap cannot be combined with\n"
+		"--udp or DPDK TX. Without --truth no per-key memory is used.\n"
+		"\n"
+		"Exit status: 0 on success, 1 on a runtime error (or frames that could not\n"
+		"be sent), 2 on a usage error.\n",
 		GEN_MAX_EVENTS, GEN_DEF_EVENTS, GEN_MAX_LINES, GEN_PAYLOAD_MAX, GEN_DEF_LINES,
 		GEN_MAX_STORES, GEN_DEF_STORES, GEN_MAX_SKUS, GEN_DEF_SKUS, GEN_MAX_USERS,
 		GEN_DEF_USERS, GEN_MAX_ZIPF, GEN_DEF_ZIPF, GEN_DEF_SEED, GEN_MAX_RATE,
-		GEN_DEF_RATE, GEN_MAX_START, GEN_DEF_START, GEN_MAX_QUEUES, GEN_DEF_QUEUES);
+		GEN_DEF_RATE, GEN_MAX_START, GEN_DEF_START, GEN_MAX_QUEUES, GEN_DEF_QUEUES,
+		GEN_MIN_KEYS, GEN_MAX_KEYS, GEN_DEF_KEY_STORES);
 }
 
 static int
@@ -1267,10 +1871,59 @@ parse_window(const char *arg, uint64_t *ret_ns)
 	return bad_value("window", arg, expect);
 }
 
+static int
+usage_error(const char *msg)
+{
+	fprintf(stderr, "sluice-gen: %s\n", msg);
+	return -EINVAL;
+}
+
+/* Checks between options, after they were all read. */
+static int
+check_args(struct gen_opts *o)
+{
+	bool live = o->udp != NULL || o->dpdk;
+	char host[256], port[8];
+
+	if (o->udp != NULL && udp_split(o->udp, host, sizeof(host), port, sizeof(port)) < 0)
+		return bad_value("udp", o->udp, "HOST:PORT or [IPv6]:PORT, port 1..65535");
+	if (o->udp != NULL && o->dpdk)
+		return usage_error("--udp and the DPDK TX mode ('--' in the arguments) exclude "
+				   "each other");
+	if (o->port_set && !o->dpdk)
+		return usage_error("--port is for the DPDK TX mode: sluice-gen [EAL options] -- "
+				   "--port N ...");
+	if (o->pcap != NULL && live)
+		return usage_error("--pcap cannot be combined with --udp or DPDK TX: pick one sink");
+	if (o->rate == 0 && !live)
+		return usage_error("--rate 0 (as fast as possible) is for --udp and DPDK TX; pcap "
+				   "timestamps need a rate");
+	if (o->truth_all && o->window_set)
+		return usage_error("--truth-window all and --window exclude each other");
+	if (o->truth != NULL && live && !o->truth_all)
+		return usage_error("--truth with --udp or DPDK TX needs --truth-window all: the "
+				   "receiver windows by arrival time, which the generator cannot "
+				   "know; the truth is then one window of totals [0, 2^63-1)");
+	if (o->truth_all)
+		o->window_ns = GEN_WINDOW_ALL;
+	if (o->keys != 0) {
+		if (!o->zipf_set)
+			o->zipf = 0.0;
+		if (!o->stores_set)
+			o->stores = GEN_DEF_KEY_STORES;
+	}
+	/* The last packet's seconds must fit the 32-bit pcap timestamp. */
+	if (o->rate != 0 && o->start + o->events / o->rate + 1 > UINT32_MAX)
+		return usage_error("--start/--events/--rate: the last timestamp would not fit a "
+				   "32-bit pcap timestamp");
+	return 0;
+}
+
 /* Returns 0 to run, 1 after --help, a negative errno on a usage error. */
 static int
-parse_args(int argc, char **argv, struct gen_opts *o)
+parse_args(int argc, char **argv, struct gen_opts *o, bool dpdk)
 {
+	uint32_t port;
 	char *end;
 	int c, rc = 0;
 
@@ -1286,6 +1939,7 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 		.start = GEN_DEF_START,
 		.window_ns = GEN_DEF_WINDOW_NS,
 		.queues = GEN_DEF_QUEUES,
+		.dpdk = dpdk,
 	};
 	while (rc == 0 && (c = getopt_long(argc, argv, "hq", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -1304,6 +1958,7 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 			break;
 		case OPT_STORES:
 			rc = parse_u32("stores", optarg, 1, GEN_MAX_STORES, &o->stores);
+			o->stores_set = true;
 			break;
 		case OPT_SKUS:
 			rc = parse_u32("skus", optarg, 1, GEN_MAX_SKUS, &o->skus);
@@ -1317,18 +1972,20 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 			if (errno != 0 || end == optarg || *end != '\0' || !(o->zipf >= 0.0) ||
 			    !(o->zipf <= GEN_MAX_ZIPF))
 				rc = bad_value("zipf", optarg, "a number in 0..5");
+			o->zipf_set = true;
 			break;
 		case OPT_SEED:
 			rc = parse_u64("seed", optarg, 0, UINT64_MAX, &o->seed);
 			break;
 		case OPT_RATE:
-			rc = parse_u64("rate", optarg, 1, GEN_MAX_RATE, &o->rate);
+			rc = parse_u64("rate", optarg, 0, GEN_MAX_RATE, &o->rate);
 			break;
 		case OPT_START:
 			rc = parse_u64("start", optarg, 0, GEN_MAX_START, &o->start);
 			break;
 		case OPT_WINDOW:
 			rc = parse_window(optarg, &o->window_ns);
+			o->window_set = true;
 			break;
 		case OPT_QUEUES:
 			rc = parse_u32("queues", optarg, 1, GEN_MAX_QUEUES, &o->queues);
@@ -1338,6 +1995,31 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 			break;
 		case OPT_TRUTH:
 			o->truth = optarg;
+			break;
+		case OPT_KEYS:
+			rc = parse_u32("keys", optarg, GEN_MIN_KEYS, GEN_MAX_KEYS, &o->keys);
+			break;
+		case OPT_KEY_STYLE:
+			if (strcmp(optarg, "name") == 0)
+				o->key_in_name = true;
+			else if (strcmp(optarg, "tag") == 0)
+				o->key_in_name = false;
+			else
+				rc = bad_value("key-style", optarg, "tag or name");
+			break;
+		case OPT_TRUTH_WINDOW:
+			if (strcmp(optarg, "all") == 0)
+				o->truth_all = true;
+			else
+				rc = bad_value("truth-window", optarg, "all");
+			break;
+		case OPT_UDP:
+			o->udp = optarg;
+			break;
+		case OPT_PORT:
+			rc = parse_u32("port", optarg, 0, UINT16_MAX, &port);
+			o->port = (uint16_t)port;
+			o->port_set = true;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -1359,12 +2041,8 @@ parse_args(int argc, char **argv, struct gen_opts *o)
 		rc = bad_value("pcap", o->pcap, "a file name");
 	if (rc == 0 && o->truth != NULL && o->truth[0] == '\0')
 		rc = bad_value("truth", o->truth, "a file name");
-	/* The last packet's seconds must fit the 32-bit pcap timestamp. */
-	if (rc == 0 && o->start + o->events / o->rate + 1 > UINT32_MAX) {
-		fprintf(stderr, "sluice-gen: --start/--events/--rate: the last timestamp would not"
-				" fit a 32-bit pcap timestamp\n");
-		rc = -EINVAL;
-	}
+	if (rc == 0)
+		rc = check_args(o);
 	if (rc < 0)
 		fprintf(stderr, "Try 'sluice-gen --help' for more information.\n");
 	return rc;
@@ -1421,6 +2099,24 @@ outputs_open(struct gen *g)
 			return rc;
 		}
 	}
+	if (g->o.udp != NULL) {
+		rc = udp_open(g);
+		if (rc < 0)
+			return rc;
+		pacer_init(&g->pacer, g->o.rate, g->o.lines);
+	}
+#ifdef SL_GEN_HAVE_DPDK
+	if (g->o.dpdk) {
+		char err[256];
+
+		rc = sl_gen_tx_open(g->o.port, GEN_TX_LINK_TIMEOUT_MS, &g->tx, err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "sluice-gen: %s\n", err);
+			return rc;
+		}
+		pacer_init(&g->pacer, g->o.rate, 1);
+	}
+#endif
 	return 0;
 }
 
@@ -1456,19 +2152,71 @@ gen_fini(struct gen *g)
 	free(g->paths);
 	free(g->pcaps);
 	truth_destroy(g->truth);
+	udp_close(g->udp);
 	sl_zipf_destroy(g->z_store);
 	sl_zipf_destroy(g->z_sku);
 	sl_zipf_destroy(g->z_user);
+	sl_zipf_destroy(g->z_key);
+}
+
+/* The last lines on stderr of a live run; returns -EIO when frames were lost. */
+static int
+net_summary(struct gen *g, double dt)
+{
+	net_sync(g);
+	if (!g->o.quiet && g->o.udp != NULL)
+		fprintf(stderr, "sluice-gen: sent %" PRIu64 " events in %" PRIu64 " datagrams to %s"
+			", %.2f s (%.0f events/s, %.0f datagrams/s)\n",
+			g->sent_events, g->sent_datagrams, g->o.udp, dt,
+			dt > 0 ? (double)g->sent_events / dt : 0.0,
+			dt > 0 ? (double)g->sent_datagrams / dt : 0.0);
+	if (!g->o.quiet && g->o.dpdk)
+		fprintf(stderr, "sluice-gen: port %u: %" PRIu64 " packets sent, %" PRIu64 " failed, "
+			"%" PRIu64 " events, %.2f s (%.0f packets/s, %.0f events/s)\n",
+			g->o.port, g->sent_datagrams, g->failed_datagrams, g->next_event, dt,
+			dt > 0 ? (double)g->sent_datagrams / dt : 0.0,
+			dt > 0 ? (double)g->next_event / dt : 0.0);
+	if (g->failed_datagrams > 0) {
+		fprintf(stderr, "sluice-gen: port %u: %" PRIu64 " of %" PRIu64 " packets could not be "
+			"sent%s\n", g->o.port, g->failed_datagrams, g->datagrams,
+			g->truth != NULL ? "; the truth counts them as sent" : "");
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Index of the first "--" in argv, or 0. */
+static int
+find_dashdash(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0)
+			return i;
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
 	static struct gen g; /* large: holds the frame buffer */
+	int dd = find_dashdash(argc, argv);
+	int app_argc = argc;
+	char **app_argv = argv;
 	double dt;
 	int rc;
 
-	rc = parse_args(argc, argv, &g.o);
+	if (dd > 0) {
+		/* DPDK TX mode: EAL arguments before "--", ours after it. */
+#ifndef SL_GEN_HAVE_DPDK
+		fprintf(stderr, "sluice-gen: built without DPDK: the DPDK TX mode ('[EAL options] -- "
+				"options') is not available; use --pcap or --udp\n");
+		return 2;
+#endif
+		app_argc = argc - dd;
+		app_argv = argv + dd;
+		app_argv[0] = argv[0];
+	}
+	rc = parse_args(app_argc, app_argv, &g.o, dd > 0);
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;
 
@@ -1476,35 +2224,66 @@ main(int argc, char **argv)
 	g.sku_w = digits(g.o.skus) > 4 ? digits(g.o.skus) : 4;
 	g.user_w = digits(g.o.users) > 4 ? digits(g.o.users) : 4;
 	sl_rng_seed(&g.rng, g.o.seed);
-	g.z_store = sl_zipf_create(g.o.stores, g.o.zipf);
-	g.z_sku = sl_zipf_create(g.o.skus, g.o.zipf);
-	g.z_user = sl_zipf_create(g.o.users, g.o.zipf);
-	if (g.z_store == NULL || g.z_sku == NULL || g.z_user == NULL) {
-		fprintf(stderr, "sluice-gen: zipf tables: %s\n", strerror(errno));
-		rc = -ENOMEM;
-		goto out;
+	if (g.o.keys == 0) {
+		g.z_store = sl_zipf_create(g.o.stores, g.o.zipf);
+		g.z_sku = sl_zipf_create(g.o.skus, g.o.zipf);
+		g.z_user = sl_zipf_create(g.o.users, g.o.zipf);
+		if (g.z_store == NULL || g.z_sku == NULL || g.z_user == NULL) {
+			fprintf(stderr, "sluice-gen: zipf tables: %s\n", strerror(errno));
+			gen_fini(&g);
+			return 1;
+		}
+	} else if (g.o.zipf > 0) {
+		g.z_key = sl_zipf_create(g.o.keys, g.o.zipf);
+		if (g.z_key == NULL) {
+			fprintf(stderr, "sluice-gen: zipf table: %s\n", strerror(errno));
+			gen_fini(&g);
+			return 1;
+		}
 	}
-	g.t0 = now_s();
-	g.t_progress = g.t0;
+#ifdef SL_GEN_HAVE_DPDK
+	if (g.o.dpdk) {
+		char err[256];
+
+		rc = sl_gen_tx_eal_init(dd, argv, err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "sluice-gen: %s\n", err);
+			gen_fini(&g);
+			return 1;
+		}
+	}
+#endif
 
 	rc = outputs_open(&g);
+	g.t0 = now_s();
+	g.t_progress = g.t0;
 	if (rc == 0) {
-		rc = generate(&g);
-		if (rc < 0)
+		rc = g.o.keys != 0 ? keys_generate(&g) : generate(&g);
+		if (rc == 0)
+			rc = net_flush(&g);
+		if (rc < 0 && !g.err_reported)
 			fprintf(stderr, "sluice-gen: generate: %s\n", strerror(-rc));
 	}
+	dt = now_s() - g.t0;
+#ifdef SL_GEN_HAVE_DPDK
+	if (g.o.dpdk) {
+		net_sync(&g);
+		/* Let the peer read the last frames before the link goes down. */
+		sl_gen_tx_close(g.tx, rc == 0 ? GEN_TX_DRAIN_MS : 0);
+		g.tx = NULL;
+	}
+#endif
 	if (outputs_close(&g, rc == 0) < 0 && rc == 0)
 		rc = -EIO;
-	if (rc == 0 && !g.o.quiet) {
-		dt = now_s() - g.t0;
+	if (rc == 0 && gen_live(&g))
+		rc = net_summary(&g, dt);
+	else if (rc == 0 && !g.o.quiet)
 		fprintf(stderr, "sluice-gen: %" PRIu64 " events, %" PRIu64 " datagrams, %u file%s, "
 			"%" PRIu64 " window%s, %.2f s (%.2f M events/s)\n",
 			g.next_event, g.datagrams, g.o.pcap != NULL ? g.o.queues : 0,
 			g.o.pcap != NULL && g.o.queues == 1 ? "" : "s", g.windows,
 			g.windows == 1 ? "" : "s", dt,
 			dt > 0 ? (double)g.next_event / dt / 1e6 : 0.0);
-	}
-out:
 	gen_fini(&g);
 	return rc == 0 ? 0 : 1;
 }
