@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -37,12 +38,18 @@
 #include "port.h"
 #include "store.h"
 #include "worker.h"
+#ifdef SL_HAVE_XDP /* --- XDP (ebpf/loader.h): sluice's program on net_af_xdp ports --- */
+#include <net/if.h>
+
+#include "loader.h"
+#endif
 
 RTE_LOG_REGISTER(sl_logtype_main, sluice.dp.main, INFO);
 #define MAIN_LOG(level, ...) rte_log(RTE_LOG_##level, sl_logtype_main, "sluiced: " __VA_ARGS__)
 
 #define DEFAULT_DB "/var/lib/sluice"
 #define DEFAULT_SOCKET "/run/sluice/sluiced.sock"
+#define DEFAULT_XDP_PIN_DIR "/sys/fs/bpf/sluice"
 
 struct app_conf {
 	const char *db;
@@ -54,6 +61,7 @@ struct app_conf {
 	enum sl_time_mode time_mode;
 	uint32_t idle_sleep_us;
 	uint32_t n_mbufs;
+	const char *xdp_pin_dir; /* XDP: maps pinned here, per interface */
 	struct sl_agg_limits lim;
 };
 
@@ -63,6 +71,9 @@ struct app {
 	unsigned int n_workers;
 	struct sl_merge *merge;
 	struct sl_store *store;
+#ifdef SL_HAVE_XDP
+	struct sl_xdp *xdp[RTE_MAX_ETHPORTS]; /* XDP: one per net_af_xdp port running sl_xdp */
+#endif
 	uint64_t start_ns;
 };
 
@@ -105,8 +116,11 @@ usage(FILE *f)
 		"  --idle-sleep USEC       sleep USEC after 256 empty polls (default 0: busy poll)\n"
 		"  --mbufs N               mbufs per NUMA socket (default 8191; net_pcap with\n"
 		"                          infinite_rx=1 needs more than the file has packets)\n"
+		"  --xdp-pin-dir DIR       net_af_xdp ports with xdp_prog=sl_xdp.bpf.o: pin the\n"
+		"                          XDP maps in DIR/IFNAME for sluicectl xdp\n"
+		"                          (default %s)\n"
 		"  -h, --help              this help\n",
-		DEFAULT_DB, DEFAULT_SOCKET);
+		DEFAULT_DB, DEFAULT_SOCKET, DEFAULT_XDP_PIN_DIR);
 }
 
 static int
@@ -165,7 +179,7 @@ static int
 parse_args(int argc, char **argv, struct app_conf *c)
 {
 	enum { O_DB = 256, O_WINDOW, O_SOCK, O_IDLE, O_PORT, O_TIME, O_GROUPS, O_MEMBERS,
-	       O_MAP, O_SLEEP, O_MBUFS };
+	       O_MAP, O_SLEEP, O_MBUFS, O_XDP_PIN };
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, O_DB },
 		{ "window", required_argument, NULL, O_WINDOW },
@@ -178,6 +192,7 @@ parse_args(int argc, char **argv, struct app_conf *c)
 		{ "map-size", required_argument, NULL, O_MAP },
 		{ "idle-sleep", required_argument, NULL, O_SLEEP },
 		{ "mbufs", required_argument, NULL, O_MBUFS },
+		{ "xdp-pin-dir", required_argument, NULL, O_XDP_PIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -254,6 +269,9 @@ parse_args(int argc, char **argv, struct app_conf *c)
 				bad = "--mbufs: expected 1023..67108864";
 			else
 				c->n_mbufs = (uint32_t)v;
+			break;
+		case O_XDP_PIN:
+			c->xdp_pin_dir = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -569,6 +587,123 @@ total_packets(const struct app *app)
 	return s.packets;
 }
 
+/* ---- XDP ---- */
+
+/*
+ * Every net_af_xdp port whose PMD loaded sluice's program (xdp_prog=): open
+ * the program's maps, send the statsd port to the AF_XDP sockets (until then
+ * the program passes everything to the kernel) and pin the maps for
+ * sluicectl. A port running another program is left alone, with a warning;
+ * a pin failure only costs sluicectl its view.
+ */
+static int
+xdp_setup(struct app *app)
+{
+#ifdef SL_HAVE_XDP
+	uint16_t port;
+
+	RTE_ETH_FOREACH_DEV(port) {
+		struct rte_eth_dev_info info;
+		char ifname[IF_NAMESIZE], err[512];
+		int rc;
+
+		if (rte_eth_dev_info_get(port, &info) != 0 || info.driver_name == NULL ||
+		    strcmp(info.driver_name, "net_af_xdp") != 0)
+			continue;
+		if (info.if_index == 0 || if_indextoname(info.if_index, ifname) == NULL) {
+			MAIN_LOG(WARNING, "port %u: no kernel interface, XDP not set up, ignoring\n",
+				 port);
+			continue;
+		}
+		rc = sl_xdp_adopt(ifname, &app->xdp[port], err, sizeof(err));
+		if (rc == -EPROTO || rc == -ENOENT) {
+			MAIN_LOG(WARNING, "port %u: %s; every packet goes to sluiced, ignoring\n",
+				 port, err);
+			continue;
+		}
+		if (rc == 0) {
+			rc = sl_xdp_port_add(app->xdp[port], app->conf.udp_port);
+			if (rc < 0)
+				snprintf(err, sizeof(err), "cannot set the XDP UDP port: %s",
+					 strerror(-rc));
+		}
+		if (rc < 0) {
+			MAIN_LOG(ERR, "port %u (%s): %s\n", port, ifname, err);
+			return rc;
+		}
+		rc = sl_xdp_pin(app->xdp[port], app->conf.xdp_pin_dir, err, sizeof(err));
+		if (rc < 0)
+			MAIN_LOG(WARNING, "port %u (%s): %s; sluicectl xdp will not see it, "
+				 "ignoring\n", port, ifname, err);
+		MAIN_LOG(INFO, "port %u (%s): XDP sends UDP port %u to sluiced%s%s\n", port,
+			 ifname, app->conf.udp_port, rc == 0 ? ", maps pinned in " : "",
+			 rc == 0 ? app->conf.xdp_pin_dir : "");
+	}
+#else
+	(void)app;
+#endif
+	return 0;
+}
+
+/*
+ * Before the ports start: a net_af_xdp interface that still runs sluice's
+ * program, left by a sluiced that did not exit cleanly, would make the PMD
+ * fail (it attaches only where no program is). When no process holds the
+ * program's maps open, nobody uses it: remove it. Otherwise another process
+ * (another sluiced?) owns the interface: refuse.
+ */
+static int
+xdp_precheck(void)
+{
+#ifdef SL_HAVE_XDP
+	uint16_t port;
+
+	RTE_ETH_FOREACH_DEV(port) {
+		struct rte_eth_dev_info info;
+		char ifname[IF_NAMESIZE];
+		struct sl_xdp *x = NULL;
+		int n, rc;
+
+		if (rte_eth_dev_info_get(port, &info) != 0 || info.driver_name == NULL ||
+		    strcmp(info.driver_name, "net_af_xdp") != 0 || info.if_index == 0 ||
+		    if_indextoname(info.if_index, ifname) == NULL ||
+		    sl_xdp_adopt(ifname, &x, NULL, 0) != 0)
+			continue;
+		n = sl_xdp_users(x);
+		rc = n == 0 ? sl_xdp_detach(x) : -EBUSY;
+		sl_xdp_close(x);
+		if (rc == 0) {
+			MAIN_LOG(WARNING, "%s: removed sluice's XDP program left by a sluiced that "
+				 "did not exit cleanly\n", ifname);
+			continue;
+		}
+		if (n > 0)
+			MAIN_LOG(ERR, "%s runs sluice's XDP program for %d other process(es): is "
+				 "another sluiced running on it?\n", ifname, n);
+		else
+			MAIN_LOG(ERR, "%s still runs sluice's XDP program, left by a sluiced that "
+				 "did not exit cleanly: remove it with 'sluicectl xdp detach --iface "
+				 "%s' (or ip link set dev %s xdp off)\n", ifname, ifname, ifname);
+		return -EBUSY;
+	}
+#endif
+	return 0;
+}
+
+/* Unpin what only lives while sluiced runs (the lists stay for the next run). */
+static void
+xdp_release(struct app *app)
+{
+#ifdef SL_HAVE_XDP
+	for (unsigned int i = 0; i < RTE_MAX_ETHPORTS; i++) {
+		sl_xdp_release(app->xdp[i]);
+		app->xdp[i] = NULL;
+	}
+#else
+	(void)app;
+#endif
+}
+
 int
 main(int argc, char **argv)
 {
@@ -580,6 +715,7 @@ main(int argc, char **argv)
 			.udp_port = 8125,
 			.time_mode = SL_TIME_AUTO,
 			.lim = { .max_groups = 16384, .max_set_members = 65536 },
+			.xdp_pin_dir = DEFAULT_XDP_PIN_DIR,
 		},
 	};
 	struct sl_port_conf pconf = { .nb_rxd = 1024 };
@@ -592,6 +728,14 @@ main(int argc, char **argv)
 	unsigned int lcore;
 
 	early_help(argc, argv);
+	/*
+	 * The storage thread allocates and frees tens of megabytes per window
+	 * (merge maps, serialized records). Keep that memory in the heap instead
+	 * of mmap/munmap per window: unmapping costs TLB shootdowns on every CPU,
+	 * including the workers'.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 1 << 30);
+	mallopt(M_TRIM_THRESHOLD, 1 << 30);
 	ret = rte_eal_init(argc, argv);
 	if (ret < 0) {
 		fprintf(stderr, "sluiced: rte_eal_init: %s\n", rte_strerror(rte_errno));
@@ -611,11 +755,15 @@ main(int argc, char **argv)
 	if (workers_setup(&app) != 0)
 		goto out;
 	pconf.n_mbufs = app.conf.n_mbufs;
+	if (xdp_precheck() != 0)
+		goto out;
 	rc = sl_port_setup_all(&pconf, app.workers, app.n_workers, err, sizeof(err));
 	if (rc < 0) {
 		MAIN_LOG(ERR, "%s\n", err);
 		goto out;
 	}
+	if (xdp_setup(&app) != 0)
+		goto out;
 	rc = sl_store_open(app.conf.db, app.conf.map_size, 0, &app.store);
 	if (rc != 0) {
 		MAIN_LOG(ERR, "cannot open the database in %s: %s%s\n", app.conf.db, strerror(-rc),
@@ -705,6 +853,7 @@ out:
 	sl_ctl_close(ctl);
 	sl_merge_destroy(app.merge);
 	sl_store_close(app.store);
+	xdp_release(&app);
 	sl_port_close_all();
 	workers_free(&app);
 	rte_eal_cleanup();

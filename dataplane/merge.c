@@ -216,6 +216,10 @@ take_table(struct sl_merge *m, struct sl_worker *wk, struct sl_agg_table *t)
 		(void)commit_window(m, &m->pending[0]);
 		w = pending_window(m, start, end);
 	}
+	/* Size the map for this partial up front instead of growing it step by step. */
+	while ((uint64_t)(w->n + sl_agg_table_count(t)) * 2 > w->cap)
+		if (window_grow(w) != 0)
+			break;
 	sl_agg_table_walk(t, m->scratch, m->scratch_cap, merge_group, w);
 	sl_agg_table_reset(t);
 	/* from_store holds every table of this worker, so it cannot be full. */
@@ -265,6 +269,19 @@ mono_ns(void)
 	return (uint64_t)ts.tv_sec * SL_NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
+/* LMDB's default key order: bytewise, then shorter first. */
+static int
+rec_cmp(const void *a, const void *b)
+{
+	const struct sl_store_rec *x = a, *y = b;
+	uint32_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+	int c = memcmp(x->key, y->key, n);
+
+	if (c != 0)
+		return c;
+	return (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
 /* Write @p w to LMDB and drop it from pending. */
 static int
 commit_window(struct sl_merge *m, struct window *w)
@@ -305,6 +322,8 @@ commit_window(struct sl_merge *m, struct window *w)
 		off += len;
 		n++;
 	}
+	/* In key order: the store appends them to the B-tree instead of inserting. */
+	qsort(recs, n, sizeof(*recs), rec_cmp);
 	rc = sl_store_put_window(m->store, 0, w->start, w->end, recs, n);
 out:
 	if (rc == 0) {

@@ -352,6 +352,7 @@ sl_store_put_window(struct sl_store *s, uint32_t view, uint64_t start_ns, uint64
 	uint8_t kbuf[SL_STORE_KEY_PREFIX + SL_STORE_KEY_MAX];
 	MDB_txn *txn = NULL;
 	MDB_val k, v;
+	int append = 1;
 	uint32_t i;
 	int rc;
 
@@ -380,7 +381,23 @@ sl_store_put_window(struct sl_store *s, uint32_t view, uint64_t start_ns, uint64
 		/* MDB_RESERVE: write end_ns and the state straight into the page. */
 		v.mv_size = SL_STORE_VAL_PREFIX + (size_t)recs[i].val_len;
 		v.mv_data = NULL;
-		rc = mdb_put(txn, s->windows, &k, &v, MDB_RESERVE);
+		/*
+		 * Records in key order that sort after everything stored (the newest
+		 * window of the last view) are appended: LMDB then fills pages
+		 * sequentially instead of splitting them. The first key that is not
+		 * after the end (MDB_KEYEXIST) switches to ordinary inserts.
+		 */
+		if (append) {
+			rc = mdb_put(txn, s->windows, &k, &v, MDB_RESERVE | MDB_APPEND);
+			if (rc == MDB_KEYEXIST) {
+				append = 0;
+				v.mv_size = SL_STORE_VAL_PREFIX + (size_t)recs[i].val_len;
+				v.mv_data = NULL;
+				rc = mdb_put(txn, s->windows, &k, &v, MDB_RESERVE);
+			}
+		} else {
+			rc = mdb_put(txn, s->windows, &k, &v, MDB_RESERVE);
+		}
 		if (rc != MDB_SUCCESS) {
 			rc = store_fail(s, "mdb_put(window)", rc);
 			goto out;

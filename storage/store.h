@@ -84,6 +84,8 @@ const char *sl_store_strerror(const struct sl_store *s);
 
 /**
  * Write all records of one window in one durable write transaction. Records
+ * given in key order (sorted by key bytes) are bulk-appended when they sort
+ * after everything stored, which is much faster for large windows. Records
  * already present for the same (view, start, key) are replaced. Raises
  * "last_window/<view>" to @p start_ns (never lowers it). A window with no
  * records only does that.
