@@ -640,7 +640,17 @@ xdp_setup(struct app *app)
 			 rc == 0 ? app->conf.xdp_pin_dir : "");
 	}
 #else
+	uint16_t port;
+
 	(void)app;
+	RTE_ETH_FOREACH_DEV(port) {
+		struct rte_eth_dev_info info;
+
+		if (rte_eth_dev_info_get(port, &info) == 0 && info.driver_name != NULL &&
+		    strcmp(info.driver_name, "net_af_xdp") == 0)
+			MAIN_LOG(WARNING, "port %u: sluiced was built without eBPF support: with "
+				 "xdp_prog=sl_xdp.bpf.o no datagram reaches it\n", port);
+	}
 #endif
 	return 0;
 }

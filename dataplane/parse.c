@@ -248,6 +248,23 @@ num_to_micro(const struct num *n, int64_t *ret)
 	return true;
 }
 
+bool
+sl_num_parse(const uint8_t *p, uint32_t len, double *ret, int64_t *ret_micro, bool *ret_exact)
+{
+	struct num n;
+	int64_t micro = 0;
+	bool exact;
+
+	/* num_scan()'s exponent arithmetic relies on the span being at most a line. */
+	if (len > SL_LINE_MAX || !num_scan(p, len, &n))
+		return false;
+	exact = num_to_micro(&n, &micro);
+	*ret = num_to_double(&n);
+	*ret_micro = exact ? micro : 0;
+	*ret_exact = exact;
+	return true;
+}
+
 static unsigned int
 parse_value(const uint8_t *p, uint32_t len, struct sl_statsd_event *ev)
 {

@@ -111,4 +111,21 @@ typedef void (*sl_statsd_event_fn)(const struct sl_statsd_event *ev, void *arg);
 uint32_t sl_statsd_parse_datagram(const uint8_t *buf, uint32_t len, uint64_t drops[SL_DROP__MAX],
 				  sl_statsd_event_fn fn, void *arg);
 
+/**
+ * Convert a decimal number with the rules of statsd values (see above): the
+ * correctly rounded double (the same bits strtod() gives for the text) and,
+ * when the number has at most 6 decimals and |number| * 1e6 fits in int64_t,
+ * the exact number * 1e6. Shared with the other parsers (json.c, binfmt.c).
+ *
+ * @param p,len  `[+-]digits[.digits][(e|E)[+-]digits]`, the whole span, at most
+ *               SL_LINE_MAX bytes and 56 significant digits. No range check:
+ *               the result may be infinite, callers bound it.
+ * @param[out] ret        The double.
+ * @param[out] ret_micro  number * 1e6 when exact, else 0.
+ * @param[out] ret_exact  Whether ret_micro is exact.
+ * @return false (outputs untouched) on a syntax error or too many digits.
+ */
+bool sl_num_parse(const uint8_t *p, uint32_t len, double *ret, int64_t *ret_micro,
+		  bool *ret_exact);
+
 #endif /* SL_DP_PARSE_H */

@@ -158,7 +158,12 @@ sl_port_setup_all(const struct sl_port_conf *conf, struct sl_worker *workers,
 				 rte_strerror(-rc));
 			return rc;
 		}
-		(void)rte_eth_promiscuous_enable(port);
+		/*
+		 * Promiscuous mode for a NIC owned by DPDK; never for net_af_xdp, whose
+		 * interface belongs to the kernel and must be left as it was.
+		 */
+		if (info.driver_name == NULL || strcmp(info.driver_name, "net_af_xdp") != 0)
+			(void)rte_eth_promiscuous_enable(port);
 		PORT_LOG(INFO, "port %u (%s, %s): %u RX queue(s)%s\n", port, name,
 			 info.driver_name, nq, pconf.rxmode.mq_mode ? ", RSS" : "");
 	}

@@ -12,6 +12,7 @@ PKGS=(
 	dpdk dpdk-dev libdpdk-dev libpcap-dev
 	libhyperscan-dev liblmdb-dev lmdb-utils libjansson-dev libyaml-dev
 	clang llvm libclang-rt-14-dev
+	libbpf-dev bpftool iputils-ping
 )
 
 missing=()

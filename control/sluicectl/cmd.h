@@ -48,6 +48,8 @@ struct sl_cmd {
 
 extern const struct sl_cmd sl_cmd_stats;
 extern const struct sl_cmd sl_cmd_metrics;
+extern const struct sl_cmd sl_cmd_config;
+extern const struct sl_cmd sl_cmd_xdp; /**< Only with SL_HAVE_XDP (ebpf feature). */
 
 /** Print "sluicectl: <message>\n" on stderr. */
 void sl_ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -32,6 +32,10 @@
 static const struct sl_cmd *const cmds[] = {
 	&sl_cmd_stats,
 	&sl_cmd_metrics,
+	&sl_cmd_config,
+#ifdef SL_HAVE_XDP
+	&sl_cmd_xdp, /* cmd_xdp.c: built with the ebpf feature */
+#endif
 	NULL,
 };
 

@@ -51,8 +51,10 @@ enum sl_metric_type {
 /**
  * Every reason an event (or a packet, counted as one event) is not aggregated.
  * The first group is per packet (the datagram never reaches a parser), the
- * second per statsd line, the third per aggregation. Exported as
- * `drops{"reason"}` by sluicectl and `sl_drops_total{reason=...}` later.
+ * second per statsd line, the third per aggregation; the last two groups belong
+ * to the JSON lines and binary event parsers, which also reuse per-line reasons
+ * (docs/wire-format.md says which and how binary datagrams are counted).
+ * Exported as `drops{"reason"}` by sluicectl and `sl_drops_total{reason=...}` later.
  */
 #define SL_DROP_REASONS(_)                                  \
 	_(NIC_MISSED, "nic_missed")                         \
@@ -82,7 +84,22 @@ enum sl_metric_type {
 	_(KEY_TOO_LONG, "key_too_long")                     \
 	_(GROUP_LIMIT, "group_limit")                       \
 	_(SET_LIMIT, "set_limit")                           \
-	_(NO_TABLE, "no_table")
+	_(NO_TABLE, "no_table")                             \
+	_(JSON_SYNTAX, "json_syntax")                       \
+	_(JSON_NESTED, "json_nested")                       \
+	_(JSON_ESCAPE_OVERFLOW, "json_escape_overflow")     \
+	_(TOO_MANY_FIELDS, "too_many_fields")               \
+	_(FIELD_KEY_TOO_LONG, "field_key_too_long")         \
+	_(STRING_TOO_LONG, "string_too_long")               \
+	_(DUPLICATE_KEY, "duplicate_key")                   \
+	_(BAD_UTF8, "bad_utf8")                             \
+	_(BIN_SHORT, "bin_short")                           \
+	_(BIN_BAD_MAGIC, "bin_bad_magic")                   \
+	_(BIN_BAD_VERSION, "bin_bad_version")               \
+	_(BIN_TRUNCATED, "bin_truncated")                   \
+	_(BIN_BAD_LENGTH, "bin_bad_length")                 \
+	_(BIN_BAD_FIELD, "bin_bad_field")                   \
+	_(BIN_COUNT_MISMATCH, "bin_count_mismatch")
 
 enum sl_drop_reason {
 #define _(e, s) SL_DROP_##e,
