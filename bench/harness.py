@@ -457,8 +457,8 @@ LoadPlugin csv
         for system, point, start, top, lines in (
                 ("sluice-kbase", self.point_kbase, 100000, 6400000, 1),
                 ("sluice-kbase (20 events/datagram)", self.point_kbase, 400000, 25600000, 20),
-                ("etsy statsd", self.point_statsd, 10000, 3200000, 1),
-                ("collectd statsd", self.point_collectd, 10000, 3200000, 1)):
+                ("etsy statsd", self.point_statsd, 5000, 3200000, 1),
+                ("collectd statsd", self.point_collectd, 2500, 3200000, 1)):
             if system.startswith("sluice-kbase") and not os.path.exists(KBASE):
                 self.res["not_run"].append([system, "not built"])
                 continue
@@ -556,7 +556,7 @@ plot '{dat}' using ($2/1e6):xtic(1) title 'testpmd rxonly (packets/s)', \\
         subprocess.run(["gnuplot"], input=f"""
 set terminal pngcairo size 900,480 noenhanced
 set output '{png}'
-set title 'loss vs offered rate over loopback (1 event/datagram, 10 k keys)'
+set title 'loss vs offered rate over loopback (10 k keys; 1 event/datagram unless noted)'
 set logscale xy
 set xlabel 'offered rate, thousand events/s'
 set ylabel 'loss, % (0.0001 = none)'
@@ -673,6 +673,33 @@ def report(res, out):
         for b in res["micro"]:
             L.append(f"| {b['name']} | {b['ns_per_op']:.1f} |")
         L.append("")
+    L.append("## Where the time goes, and what would close the gaps\n")
+    L.append("Profiles taken with `perf record` on the same scenarios (not part of this run's "
+             "numbers):\n")
+    L.append("- **sluiced vs the receive ceiling.** The worker spends its time in "
+             "`sl_agg_table_update` (probe of the open-addressing table and the key compare), "
+             "the key hash, `sl_statsd_parse_line` and tag splitting, the canonical key build "
+             "(copy + insertion sort of tags), and in the `net_pcap` PMD itself. testpmd rxonly "
+             "only touches the mbuf. To close the gap: hash while parsing instead of building "
+             "the key first (build it only for a new group), keep a tag-order fingerprint so "
+             "already-sorted tags skip the sort, store a hash tag in the slot array so a probe "
+             "does not touch the group record, and prefetch the slot of packet i+1 while "
+             "aggregating packet i.")
+    L.append("- **1 M keys.** The per-core table no longer fits in the caches: each event "
+             "costs a cache miss on the slot, the group and the key bytes "
+             "(`agg_table_update_1M_keys` vs `_10k_keys` in the micro-benchmarks). Prefetching "
+             "across the burst is the remedy.")
+    L.append("- **Snapshot path.** The storage thread merges every partial into a per-window "
+             "hash map (one allocation per new key), serializes every group, sorts the "
+             "records by key and appends them to LMDB in one synced transaction. With 100 k "
+             "groups the merge, the sort (long common key prefixes make every comparison "
+             "expensive) and the B-tree writes dominate. To reach a 20 ms p99: merge into "
+             "preallocated arenas, sort by a precomputed key prefix, and with one worker "
+             "skip the merge map entirely (the worker's table is already the window).")
+    L.append("- **The kernel baseline and the peers** are limited by the single sending "
+             "core for 1-event datagrams: their figure is a lower bound when marked "
+             "sender-bound.")
+    L.append("")
     L.append("## Not run\n")
     if res["not_run"]:
         for what, why in res["not_run"]:
@@ -692,7 +719,12 @@ def main():
     ap.add_argument("--quick", action="store_true", help="short runs, fewer scenarios (~3 min)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     ap.add_argument("--keep", action="store_true", help="keep the work directory (printed)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite the report and plots from bench/results.json, run nothing")
     args = ap.parse_args()
+    if args.report_only:
+        report(json.load(open(os.path.join(ROOT, "bench", "results.json"))), args.out)
+        return 0
     if os.geteuid() != 0:
         print("bench: run as root (DPDK, pinning)", file=sys.stderr)
         return 1
