@@ -37,7 +37,18 @@ struct entry {
 	struct sl_agg_set *set;
 };
 
+/* Key bytes of a window live in a few large chunks, not one allocation each. */
+struct key_chunk {
+	struct key_chunk *next;
+	size_t used;
+	size_t cap;
+	uint8_t data[];
+};
+
+#define KEY_CHUNK_BYTES (1u << 20)
+
 struct window {
+	struct key_chunk *chunks;
 	uint64_t start;
 	uint64_t end;
 	struct entry *e;   /* open addressing, cap a power of two */
@@ -88,12 +99,38 @@ sl_merge_create(struct sl_worker *workers, unsigned int n_workers, struct sl_sto
 static void
 window_free(struct window *w)
 {
-	for (uint32_t i = 0; i < w->cap; i++) {
-		free(w->e[i].key);
+	for (uint32_t i = 0; i < w->cap; i++)
 		sl_agg_set_destroy(w->e[i].set);
-	}
 	free(w->e);
+	while (w->chunks != NULL) {
+		struct key_chunk *c = w->chunks;
+
+		w->chunks = c->next;
+		free(c);
+	}
 	memset(w, 0, sizeof(*w));
+}
+
+static uint8_t *
+key_alloc(struct window *w, uint32_t len)
+{
+	struct key_chunk *c = w->chunks;
+	uint8_t *p;
+
+	if (c == NULL || c->used + len > c->cap) {
+		size_t cap = len > KEY_CHUNK_BYTES ? len : KEY_CHUNK_BYTES;
+
+		c = malloc(sizeof(*c) + cap);
+		if (c == NULL)
+			return NULL;
+		c->next = w->chunks;
+		c->used = 0;
+		c->cap = cap;
+		w->chunks = c;
+	}
+	p = c->data + c->used;
+	c->used += len;
+	return p;
 }
 
 void
@@ -111,10 +148,16 @@ static int
 window_grow(struct window *w)
 {
 	uint32_t cap = w->cap ? w->cap * 2 : 1024;
-	struct entry *ne = calloc(cap, sizeof(*ne));
+	struct entry *ne = malloc((size_t)cap * sizeof(*ne));
 
 	if (ne == NULL)
 		return -ENOMEM;
+	/*
+	 * Written, not calloc()ed: zero pages that are read while probing and
+	 * written later cost a copy-on-write fault and a TLB shootdown on every
+	 * CPU, the workers' included.
+	 */
+	memset(ne, 0, (size_t)cap * sizeof(*ne));
 	for (uint32_t i = 0; i < w->cap; i++) {
 		uint32_t j;
 
@@ -147,7 +190,7 @@ window_entry(struct window *w, const uint8_t *key, uint32_t key_len, uint8_t typ
 		if (e->hash == h && e->key_len == key_len && memcmp(e->key, key, key_len) == 0)
 			return e;
 	}
-	e->key = malloc(key_len);
+	e->key = key_alloc(w, key_len);
 	if (e->key == NULL)
 		return NULL;
 	memcpy(e->key, key, key_len);
@@ -304,7 +347,7 @@ commit_window(struct sl_merge *m, struct window *w)
 	for (uint32_t i = 0; i < w->cap; i++)
 		if (w->e[i].key != NULL)
 			total += sl_agg_state_serialized_size(w->e[i].set);
-	recs = calloc(w->n ? w->n : 1, sizeof(*recs));
+	recs = malloc((w->n ? w->n : 1) * sizeof(*recs));
 	vals = malloc(total ? total : 1);
 	if (recs == NULL || vals == NULL || w->oom)
 		goto out;
