@@ -54,6 +54,8 @@ enum sl_metric_type {
  * second per statsd line, the third per aggregation; the last two groups belong
  * to the JSON lines and binary event parsers, which also reuse per-line reasons
  * (docs/wire-format.md says which and how binary datagrams are counted).
+ * `filtered` is not a loss: a view's where did not hold (view.h); it is counted
+ * so that, per view, received = aggregated + filtered + drops.
  * Exported as `drops{"reason"}` by sluicectl and `sl_drops_total{reason=...}` later.
  */
 #define SL_DROP_REASONS(_)                                  \
@@ -99,7 +101,8 @@ enum sl_metric_type {
 	_(BIN_TRUNCATED, "bin_truncated")                   \
 	_(BIN_BAD_LENGTH, "bin_bad_length")                 \
 	_(BIN_BAD_FIELD, "bin_bad_field")                   \
-	_(BIN_COUNT_MISMATCH, "bin_count_mismatch")
+	_(BIN_COUNT_MISMATCH, "bin_count_mismatch")      \
+	_(FILTERED, "filtered")
 
 enum sl_drop_reason {
 #define _(e, s) SL_DROP_##e,
