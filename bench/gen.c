@@ -5,9 +5,10 @@
 /*
  * sluice-gen: the load generator.
  *
- * It synthesizes a retail chain's workload as statsd/DogStatsD lines in UDP
- * datagrams, writes them to pcap files for DPDK's net_pcap vdev, and writes
- * the exact aggregates (ground truth) that sluiced must compute from them.
+ * It synthesizes a retail chain's workload as statsd/DogStatsD lines, JSON
+ * lines or sluice binary events in UDP datagrams, writes them to pcap files
+ * for DPDK's net_pcap vdev (or sends them), and writes the exact aggregates
+ * (ground truth) that sluiced must compute from them.
  *
  * Model. Every store is one producer with its own MAC, IPv4 address and UDP
  * source port. A datagram holds the lines of one store: when a datagram is
@@ -40,6 +41,27 @@
  * later window is opened. Memory is bounded by one window's groups and
  * distinct set members, not by the run length.
  *
+ * JSON lines and binary (--format json|binary). Events are
+ * {"event": "visit"|"purchase"|"refund", "store", "sku", "amount", "user", "ts"}
+ * (gen_events.c renders them): kind 40:35:3 (the statsd mix without tills and
+ * heartbeats), user Zipf, and for purchases and refunds a Zipf SKU and an
+ * amount log-uniform over [1.00, 500.00]. A datagram is one producer's: by
+ * default the producer is the store, drawn (Zipf) when the datagram opens,
+ * and every event of the datagram is that store's; with --producers N it is
+ * drawn uniformly from 1..N and each event draws its own store. Events are
+ * appended until the datagram holds --lines-per-datagram events or the next
+ * one would pass --payload-max bytes. A binary datagram's header carries the
+ * producer id and its sequence number (1, 2, ... per producer).
+ *
+ * Event time. An event's ts is its datagram's timestamp in ms minus
+ * --ts-offset, then moved by the time knobs, drawn from a second PRNG so that
+ * they never change the events themselves: --skew (uniform in +-skew),
+ * --out-of-order (moved back by 1 ms .. --late-by) and --late (moved back by
+ * more than --late-by, up to twice it). The truth of the views
+ * (gen_events.c) follows the configuration (the built-in retail views, or
+ * --config): event-time windows, late events under a watermark model stated
+ * in the truth file, every aggregate exact.
+ *
  * Single-threaded; everything below belongs to main().
  */
 
@@ -61,16 +83,22 @@
 
 #include <sluice/common.h>
 
+#include "binfmt.h"
+#include "config.h"
+#include "gen_events.h"
 #ifdef SL_GEN_HAVE_DPDK
 #include "gen_tx.h"
 #endif
 #include "pcap_write.h"
 #include "zipf.h"
 
-#define GEN_PAYLOAD_MAX 1400u
+#define GEN_PAYLOAD_MAX 1400u          /* default --payload-max of statsd and JSON */
+#define GEN_BUF_MAX 8972u              /* largest --payload-max: a 9000-byte jumbo frame */
+#define GEN_PAYLOAD_MIN 768u           /* smallest: three statsd lines of GEN_LINE_MAX */
+#define GEN_TX_PAYLOAD_MAX 2006u       /* DPDK TX: gen_tx's mbufs hold 2048-byte frames */
 #define GEN_LINE_MAX 256u
 #define GEN_EVENT_LINES_MAX 3u
-#define GEN_UDP_DST_PORT 8125u
+#define GEN_UDP_DST_PORT 8125u         /* statsd; JSON and binary take the config's port */
 #define GEN_UDP_SRC_PORT_BASE 40000u
 #define GEN_UDP_SRC_PORT_SPAN 25536u
 #define GEN_DST_IP 0x0a000001u /* 10.0.0.1 */
@@ -86,6 +114,8 @@
 #define GEN_DEF_START 1767225600ULL /* 2026-01-01T00:00:00Z */
 #define GEN_DEF_WINDOW_NS (10 * SL_NS_PER_SEC)
 #define GEN_DEF_QUEUES 1u
+#define GEN_DEF_LINES_BIN 32u
+#define GEN_DEF_LATE_BY_NS (60 * SL_NS_PER_SEC)
 
 #define GEN_MAX_EVENTS 1000000000ULL
 #define GEN_MAX_LINES 200u
@@ -98,6 +128,11 @@
 #define GEN_MIN_WINDOW_NS 1000ULL
 #define GEN_MAX_WINDOW_NS (86400ULL * SL_NS_PER_SEC)
 #define GEN_MAX_QUEUES 256u
+#define GEN_MAX_PRODUCERS 1000000u
+#define GEN_MAX_SKEW_NS (86400ULL * SL_NS_PER_SEC)     /* --skew, --late-by: 24h */
+#define GEN_MAX_OFFSET_NS (366ULL * 86400 * SL_NS_PER_SEC) /* --ts-offset: a year */
+#define GEN_NS_PER_MS 1000000ULL
+#define GEN_TIME_SEED 0x9e3779b97f4a7c15ULL           /* the time knobs' PRNG: seed ^ this */
 
 /* --keys: the benchmark workload. */
 #define GEN_MIN_KEYS 10u
@@ -121,7 +156,16 @@
 /* Width reserved for the datagram count, patched into the truth header at the end. */
 #define TRUTH_COUNT_WIDTH 20
 
+enum gen_format {
+	GEN_FORMAT_STATSD,
+	GEN_FORMAT_JSON,
+	GEN_FORMAT_BINARY,
+};
+
+static const char *const format_names[] = { "statsd", "json", "binary" };
+
 struct gen_opts {
+	enum gen_format format;
 	uint64_t events;
 	uint32_t lines;       /* --lines-per-datagram */
 	uint32_t stores;
@@ -142,11 +186,25 @@ struct gen_opts {
 	const char *udp;      /* --udp HOST:PORT */
 	bool dpdk;            /* argv held "--": DPDK TX mode */
 	uint16_t port;        /* --port, DPDK TX mode */
+	uint32_t payload_max; /* --payload-max */
+	uint16_t dst_port;    /* --dst-port, or the format's */
+	uint32_t producers;   /* --producers, 0: one per store */
+	uint64_t skew_ns;     /* --skew */
+	double ooo;           /* --out-of-order */
+	double late;          /* --late */
+	uint64_t late_by_ns;  /* --late-by */
+	uint64_t ts_offset_ns; /* --ts-offset */
+	const char *config;   /* --config, NULL: the built-in default */
 	/* which defaults were overridden */
 	bool stores_set;
 	bool zipf_set;
 	bool window_set;
 	bool port_set;
+	bool lines_set;
+	bool payload_set;
+	bool dst_port_set;
+	bool late_by_set;
+	bool udp_port_set;    /* --udp named its port (then dst_port is it) */
 };
 
 /* How a metric's lines aggregate in the truth: the fields of its JSON object. */
@@ -307,7 +365,7 @@ struct gen_udp {
 	uint32_t lines[GEN_UDP_BATCH];                /* events of each queued datagram */
 	struct mmsghdr msgs[GEN_UDP_BATCH];
 	struct iovec iov[GEN_UDP_BATCH];
-	uint8_t buf[GEN_UDP_BATCH][GEN_PAYLOAD_MAX];
+	uint8_t buf[GEN_UDP_BATCH][GEN_BUF_MAX];
 };
 
 struct gen {
@@ -328,13 +386,24 @@ struct gen {
 #endif
 	struct gen_pacer pacer;   /* live sinks */
 	struct sl_zipf *z_key;    /* --keys with --zipf > 0 */
+	/* --format json|binary */
+	struct sl_config *cfg;    /* the views: built-in or --config */
+	struct sl_gen_views *views; /* their truth, NULL without --truth */
+	FILE *vt_f;               /* the truth file of the views */
+	off_t vt_count_pos;       /* where its datagram count goes */
+	struct sl_gen_names names;
+	struct sl_rng trng;       /* the time knobs' draws, apart from the events' */
+	uint64_t max_back_ms;     /* the farthest an event's ts goes before its datagram's base */
+	uint64_t *seqs;           /* binary: last sequence number per producer */
+	struct sl_bin_enc enc;    /* binary: the datagram being built */
+	struct sl_gen_bin_scratch bin;
 	/* the datagram being built */
 	bool dg_open;
-	uint32_t dg_store;        /* 1..stores */
+	uint32_t dg_store;        /* 1..stores, or 1..producers: the datagram's source */
 	uint32_t dg_lines;
 	uint32_t dg_len;
 	uint64_t dg_ts_us;
-	uint8_t frame[SL_UDP4_HDR_LEN + GEN_PAYLOAD_MAX];
+	uint8_t frame[SL_UDP4_HDR_LEN + GEN_BUF_MAX];
 	/* progress */
 	uint64_t next_event;      /* global index of the next line */
 	uint64_t datagrams;
@@ -1050,6 +1119,10 @@ truth_open(const struct gen *g, struct truth **ret_truth)
 		fprintf(t->f, ",\"keys\":%u", o->keys);
 	if (o->udp != NULL || o->dpdk)
 		fprintf(t->f, ",\"sink\":\"%s\"", o->udp != NULL ? "udp" : "dpdk");
+	if (o->payload_set)
+		fprintf(t->f, ",\"payload_max\":%u", o->payload_max);
+	if (o->dst_port_set)
+		fprintf(t->f, ",\"dst_port\":%u", o->dst_port);
 	fprintf(t->f, ",\"zipf\":%.15g,\"rate\":%" PRIu64 ",\"start_ns\":%" PRIu64
 		",\n\"metrics\":[\n",
 		o->zipf, o->rate, (uint64_t)(o->start * SL_NS_PER_SEC));
@@ -1078,6 +1151,93 @@ truth_close(struct truth *t, uint64_t datagrams)
 	rc = fclose(t->f);
 	t->f = NULL;
 	return rc != 0 ? -errno : 0;
+}
+
+/* A JSON string of a file name (escapes '"', '\\' and control bytes). */
+static void
+json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", (unsigned int)(unsigned char)*s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static const char *
+sink_name(const struct gen_opts *o)
+{
+	if (o->udp != NULL)
+		return "udp";
+	if (o->dpdk)
+		return "dpdk";
+	return o->pcap != NULL ? "pcap" : "none";
+}
+
+/*
+ * --format json|binary: open the truth file and write its header; the views'
+ * rows follow (gen_events.c). The datagram count is patched in at the end.
+ */
+static int
+views_truth_open(struct gen *g)
+{
+	const struct gen_opts *o = &g->o;
+	FILE *f;
+	int rc;
+
+	rc = sl_gen_views_create(g->cfg, &g->names, g->max_back_ms * GEN_NS_PER_MS, &g->views);
+	if (rc < 0)
+		return rc;
+	f = fopen(o->truth, "w");
+	if (f == NULL)
+		return -errno;
+	g->vt_f = f;
+	setvbuf(f, NULL, _IOFBF, 1u << 20);
+	fprintf(f, "{\"generator\":\"sluice-gen\",\"version\":1,\"format\":\"%s\",\"seed\":%" PRIu64
+		",\"events\":%" PRIu64 ",\"datagrams\":",
+		format_names[o->format], o->seed, o->events);
+	g->vt_count_pos = ftello(f);
+	if (g->vt_count_pos < 0)
+		return -errno;
+	fprintf(f, "%*s,\"queues\":%u,\"lines_per_datagram\":%u,\"payload_max\":%u"
+		",\"stores\":%u,\"skus\":%u,\"users\":%u,\"producers\":%u,\"zipf\":%.15g"
+		",\"rate\":%" PRIu64 ",\"start_ns\":%" PRIu64 ",\"dst_port\":%u,\"sink\":\"%s\""
+		",\n\"skew_ns\":%" PRIu64 ",\"out_of_order_fraction\":%.17g,\"late_fraction\":%.17g"
+		",\"late_by_ns\":%" PRIu64 ",\"ts_offset_ns\":%" PRIu64 ",\"max_back_ns\":%" PRIu64
+		",\"config\":",
+		TRUTH_COUNT_WIDTH, "0", o->queues, o->lines, o->payload_max, o->stores, o->skus,
+		o->users, o->producers, o->zipf, o->rate, (uint64_t)(o->start * SL_NS_PER_SEC),
+		o->dst_port, sink_name(o), o->skew_ns, o->ooo, o->late, o->late_by_ns,
+		o->ts_offset_ns, (uint64_t)(g->max_back_ms * GEN_NS_PER_MS));
+	json_str(f, o->config != NULL ? o->config : "default");
+	fputs(",\n", f);
+	sl_gen_views_begin(g->views, f);
+	return 0;
+}
+
+/* Write the remaining windows and the totals, patch the datagram count, close. */
+static int
+views_truth_close(struct gen *g)
+{
+	FILE *f = g->vt_f;
+	int rc;
+
+	rc = sl_gen_views_end(g->views);
+	if (rc < 0)
+		return rc;
+	fputs("\n}\n", f);
+	if (fseeko(f, g->vt_count_pos, SEEK_SET) != 0)
+		return -errno;
+	fprintf(f, "%-*" PRIu64, TRUTH_COUNT_WIDTH, g->datagrams);
+	if (fflush(f) != 0 || ferror(f))
+		return errno != 0 ? -errno : -EIO;
+	g->vt_f = NULL;
+	return fclose(f) != 0 ? -errno : 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1180,39 +1340,47 @@ net_progress(struct gen *g)
 	g->last_datagrams = g->sent_datagrams;
 }
 
-/* "HOST:PORT", "[V6]:PORT" -> host and port text. */
+/*
+ * "HOST:PORT", "[V6]:PORT" -> host and port text; "HOST" and "[V6]" take
+ * @p dflt_port. @return the port number, or -EINVAL.
+ */
 static int
-udp_split(const char *arg, char *host, size_t host_len, char *port, size_t port_len)
+udp_split(const char *arg, char *host, size_t host_len, char *port, size_t port_len,
+	  uint16_t dflt_port)
 {
 	const char *colon, *h = arg;
 	size_t hl;
-	unsigned long p;
+	unsigned long p = dflt_port;
 	char *end;
 
 	if (arg[0] == '[') {
 		const char *close = strchr(arg, ']');
 
-		if (close == NULL || close[1] != ':')
+		if (close == NULL || (close[1] != ':' && close[1] != '\0'))
 			return -EINVAL;
 		h = arg + 1;
 		hl = (size_t)(close - h);
-		colon = close + 1;
+		colon = close[1] == ':' ? close + 1 : NULL;
 	} else {
 		colon = strrchr(arg, ':');
-		if (colon == NULL || memchr(arg, ':', (size_t)(colon - arg)) != NULL)
-			return -EINVAL;   /* no port, or an IPv6 address without brackets */
-		hl = (size_t)(colon - arg);
+		if (colon != NULL && memchr(arg, ':', (size_t)(colon - arg)) != NULL)
+			return -EINVAL;   /* an IPv6 address without brackets */
+		hl = colon != NULL ? (size_t)(colon - arg) : strlen(arg);
 	}
-	if (hl == 0 || hl >= host_len || colon[1] < '0' || colon[1] > '9')
+	if (hl == 0 || hl >= host_len)
 		return -EINVAL;
-	errno = 0;
-	p = strtoul(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || p == 0 || p > 65535)
-		return -EINVAL;
+	if (colon != NULL) {
+		if (colon[1] < '0' || colon[1] > '9')
+			return -EINVAL;
+		errno = 0;
+		p = strtoul(colon + 1, &end, 10);
+		if (errno != 0 || *end != '\0' || p == 0 || p > 65535)
+			return -EINVAL;
+	}
 	memcpy(host, h, hl);
 	host[hl] = '\0';
 	snprintf(port, port_len, "%lu", p);
-	return 0;
+	return (int)p;
 }
 
 static int
@@ -1225,7 +1393,7 @@ udp_open(struct gen *g)
 	int sndbuf = GEN_UDP_SNDBUF;
 	int rc;
 
-	if (udp_split(g->o.udp, host, sizeof(host), port, sizeof(port)) < 0)
+	if (udp_split(g->o.udp, host, sizeof(host), port, sizeof(port), g->o.dst_port) < 0)
 		return -EINVAL;   /* parse_args() checked it */
 	rc = getaddrinfo(host, port, &hints, &res);
 	if (rc != 0) {
@@ -1436,6 +1604,14 @@ event_draw(struct gen *g, struct gen_line *l)
 	return 1;
 }
 
+/* --format json|binary: the event time of the open datagram before the knobs, in ms. */
+static uint64_t
+dg_base_ms(const struct gen *g)
+{
+	return g->dg_ts_us / 1000 - g->o.ts_offset_ns / GEN_NS_PER_MS;
+}
+
+/* Open a datagram from @p store (the producer, with --producers). */
 static int
 dgram_open(struct gen *g, uint32_t store)
 {
@@ -1453,6 +1629,16 @@ dgram_open(struct gen *g, uint32_t store)
 	}
 	if (g->truth != NULL)
 		return truth_window_enter(g->truth, g->dg_ts_us * 1000);
+	if (g->o.format == GEN_FORMAT_BINARY) {
+		int rc = sl_bin_encode_begin(&g->enc, g->frame + SL_UDP4_HDR_LEN, g->o.payload_max,
+					     store, ++g->seqs[store - 1]);
+
+		assert(rc == 0);
+		(void)rc;
+	}
+	if (g->views != NULL)
+		return sl_gen_views_advance(g->views, dg_base_ms(g) * GEN_NS_PER_MS,
+					    g->dg_ts_us * 1000);
 	return 0;
 }
 
@@ -1466,13 +1652,15 @@ dgram_close(struct gen *g)
 		.src_ip = (10u << 24) | (uint32_t)((1 + (n >> 16)) << 16) | (uint32_t)(n & 0xffff),
 		.dst_ip = GEN_DST_IP,
 		.src_port = (uint16_t)(GEN_UDP_SRC_PORT_BASE + n % GEN_UDP_SRC_PORT_SPAN),
-		.dst_port = GEN_UDP_DST_PORT,
+		.dst_port = g->o.dst_port,
 		.ip_id = (uint16_t)g->datagrams,
 	};
 	uint32_t len;
 	int rc = 0;
 
 	assert(g->dg_open && g->dg_lines > 0);
+	if (g->o.format == GEN_FORMAT_BINARY)
+		g->dg_len = sl_bin_encode_end(&g->enc);
 	for (int i = 0; i < 6; i++)
 		a.src_mac[i] = (uint8_t)(mac >> (40 - 8 * i));
 	if (g->pcaps != NULL) {
@@ -1497,7 +1685,7 @@ dgram_append(struct gen *g, const struct gen_line *l, const char *text, uint32_t
 {
 	char *payload = (char *)g->frame + SL_UDP4_HDR_LEN;
 
-	assert(g->dg_len + len + 1 <= GEN_PAYLOAD_MAX);
+	assert(g->dg_len + len + 1 <= g->o.payload_max);
 	memcpy(payload + g->dg_len, text, len);
 	payload[g->dg_len + len] = '\n';
 	g->dg_len += len + 1;
@@ -1536,7 +1724,7 @@ event_place(struct gen *g, const struct gen_line *l, uint32_t n)
 				len[i] = line_render(g, text[i], &l[i], g->dg_store);
 				bytes += len[i] + 1;
 			}
-			if (g->dg_lines + n <= g->o.lines && g->dg_len + bytes <= GEN_PAYLOAD_MAX)
+			if (g->dg_lines + n <= g->o.lines && g->dg_len + bytes <= g->o.payload_max)
 				break;
 			assert(g->dg_lines > 0);
 			rc = dgram_close(g);
@@ -1620,6 +1808,141 @@ generate(struct gen *g)
 	return 0;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* JSON lines and binary events */
+
+/*
+ * Draw one event (its store only with --producers; otherwise the datagram
+ * gives it). Every draw of the events' PRNG for an event happens here.
+ */
+static void
+rev_draw(struct gen *g, struct sl_gen_event *ev)
+{
+	uint64_t kind = sl_rng_below(&g->rng, 78);
+	int64_t cents;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->user = (uint32_t)sl_zipf_sample(g->z_user, &g->rng);
+	if (kind < 40) {
+		ev->kind = SL_GEN_KIND_VISIT;
+	} else {
+		ev->kind = kind < 75 ? SL_GEN_KIND_PURCHASE : SL_GEN_KIND_REFUND;
+		/* Log-uniform over [1.00, 500.00], as the statsd baskets. */
+		cents = (int64_t)(100.0 * exp(sl_rng_double(&g->rng) * log(500.0)));
+		ev->cents = cents < 100 ? 100 : cents > 50000 ? 50000 : cents;
+		ev->sku = (uint32_t)sl_zipf_sample(g->z_sku, &g->rng);
+	}
+	if (g->o.producers != 0)
+		ev->store = store_draw(g);
+}
+
+/*
+ * The event's time relative to its datagram's base time, in ms, from the time
+ * knobs (their own PRNG): +-skew, then out of order (back 1 ms .. late-by) or
+ * late (back late-by + 1 ms .. 2 late-by).
+ */
+static int64_t
+time_draw(struct gen *g)
+{
+	const struct gen_opts *o = &g->o;
+	uint64_t skew = o->skew_ns / GEN_NS_PER_MS, by = o->late_by_ns / GEN_NS_PER_MS;
+	int64_t d = 0;
+	double r;
+
+	if (skew > 0)
+		d += (int64_t)sl_rng_below(&g->trng, 2 * skew + 1) - (int64_t)skew;
+	if (o->late > 0 || o->ooo > 0) {
+		r = sl_rng_double(&g->trng);
+		if (r < o->late)
+			d -= (int64_t)(by + 1 + sl_rng_below(&g->trng, by));
+		else if (r < o->late + o->ooo)
+			d -= (int64_t)(1 + sl_rng_below(&g->trng, by));
+	}
+	return d;
+}
+
+/* The source of a new datagram: a store (Zipf), or a producer (uniform) with --producers. */
+static uint32_t
+source_draw(struct gen *g)
+{
+	if (g->o.producers != 0)
+		return 1 + (uint32_t)sl_rng_below(&g->rng, g->o.producers);
+	return store_draw(g);
+}
+
+/* Append one event to the open datagram, or to a new one when it does not fit. */
+static int
+rev_place(struct gen *g, struct sl_gen_event *ev, int64_t dt_ms)
+{
+	char *payload = (char *)g->frame + SL_UDP4_HDR_LEN;
+	char line[SL_GEN_JSON_LINE_MAX + 1];
+	uint32_t len;
+	int rc;
+
+	for (;;) {
+		if (!g->dg_open) {
+			rc = dgram_open(g, source_draw(g));
+			if (rc < 0)
+				return rc;
+		}
+		if (g->o.producers == 0)
+			ev->store = g->dg_store;
+		ev->ts_ms = (uint64_t)((int64_t)dg_base_ms(g) + dt_ms);
+		if (g->o.format == GEN_FORMAT_JSON) {
+			len = sl_gen_event_json(ev, &g->names, line);
+			line[len++] = '\n';
+			if (g->dg_len + len <= g->o.payload_max) {
+				memcpy(payload + g->dg_len, line, len);
+				g->dg_len += len;
+				break;
+			}
+		} else {
+			rc = sl_gen_event_bin(&g->enc, ev, &g->names, &g->bin);
+			if (rc == 0)
+				break;
+			if (rc != -ENOSPC && rc != -EOVERFLOW)
+				return rc;
+		}
+		/* An empty datagram holds any event: payload_max >= GEN_PAYLOAD_MIN. */
+		assert(g->dg_lines > 0);
+		rc = dgram_close(g);
+		if (rc < 0)
+			return rc;
+	}
+	g->dg_lines++;
+	g->next_event++;
+	if (g->views != NULL) {
+		rc = sl_gen_views_add(g->views, ev, g->dg_ts_us * 1000);
+		if (rc < 0)
+			return rc;
+	}
+	if (g->dg_lines == g->o.lines)
+		return dgram_close(g);
+	return 0;
+}
+
+/* The JSON lines and binary workload (see the top of the file). */
+static int
+events_generate(struct gen *g)
+{
+	struct sl_gen_event ev;
+	int64_t dt;
+	int rc;
+
+	while (g->next_event < g->o.events) {
+		rev_draw(g, &ev);
+		dt = time_draw(g);
+		rc = rev_place(g, &ev, dt);
+		if (rc < 0)
+			return rc;
+		if (!g->o.quiet && (g->next_event & 0xffff) == 0)
+			progress(g);
+	}
+	if (g->dg_open)
+		return dgram_close(g);
+	return 0;
+}
+
 /* --keys: one key in 0..keys - 1, uniform or Zipf (rank 1 is key 0). */
 static uint32_t
 key_draw(struct gen *g)
@@ -1652,7 +1975,7 @@ keys_generate(struct gen *g)
 		}
 		*p++ = '\n';
 		len = (uint32_t)(p - line);
-		if (g->dg_open && g->dg_len + len > GEN_PAYLOAD_MAX) {
+		if (g->dg_open && g->dg_len + len > g->o.payload_max) {
 			rc = dgram_close(g);
 			if (rc < 0)
 				return rc;
@@ -1704,6 +2027,15 @@ enum {
 	OPT_KEY_STYLE,
 	OPT_UDP,
 	OPT_PORT,
+	OPT_PAYLOAD_MAX,
+	OPT_DST_PORT,
+	OPT_PRODUCERS,
+	OPT_SKEW,
+	OPT_OOO,
+	OPT_LATE,
+	OPT_LATE_BY,
+	OPT_TS_OFFSET,
+	OPT_CONFIG,
 };
 
 static const struct option long_opts[] = {
@@ -1726,6 +2058,15 @@ static const struct option long_opts[] = {
 	{ "key-style", required_argument, NULL, OPT_KEY_STYLE },
 	{ "udp", required_argument, NULL, OPT_UDP },
 	{ "port", required_argument, NULL, OPT_PORT },
+	{ "payload-max", required_argument, NULL, OPT_PAYLOAD_MAX },
+	{ "dst-port", required_argument, NULL, OPT_DST_PORT },
+	{ "producers", required_argument, NULL, OPT_PRODUCERS },
+	{ "skew", required_argument, NULL, OPT_SKEW },
+	{ "out-of-order", required_argument, NULL, OPT_OOO },
+	{ "late", required_argument, NULL, OPT_LATE },
+	{ "late-by", required_argument, NULL, OPT_LATE_BY },
+	{ "ts-offset", required_argument, NULL, OPT_TS_OFFSET },
+	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -1737,17 +2078,24 @@ usage(FILE *f)
 	fprintf(f,
 		"Usage: sluice-gen [OPTION]...\n"
 		"       sluice-gen [EAL OPTION]... -- [--port N] [OPTION]...\n"
-		"Synthesize a retail workload as statsd lines in UDP datagrams, write them to\n"
-		"pcap file(s) for DPDK's net_pcap vdev, send them to a UDP socket or out of a\n"
-		"DPDK port, and write the exact aggregates (ground truth) that sluiced must\n"
-		"compute from them.\n"
+		"Synthesize a retail workload as statsd lines, JSON lines or sluice binary\n"
+		"events in UDP datagrams, write them to pcap file(s) for DPDK's net_pcap vdev,\n"
+		"send them to a UDP socket or out of a DPDK port, and write the exact\n"
+		"aggregates (ground truth) that sluiced must compute from them.\n"
 		"\n"
-		"  --format FMT            event format; only statsd for now (default statsd)\n"
-		"  --events N              events (lines) to generate, 0..%llu\n"
+		"  --format FMT            statsd (default), json or binary. json: one event per\n"
+		"                          line, {\"event\":\"purchase\",\"store\":\"s03\",\"sku\":\n"
+		"                          \"A-0042\",\"amount\":23.50,\"user\":\"u0042\",\"ts\":MS};\n"
+		"                          binary: docs/wire-format.md, the amount in exact\n"
+		"                          micro-units\n"
+		"  --events N              events (statsd: lines) to generate, 0..%llu\n"
 		"                          (default %llu)\n"
-		"  --lines-per-datagram M  lines per UDP datagram, 1..%u; a payload never\n"
-		"                          exceeds %u bytes (default %u)\n"
-		"  --stores S              stores (producers), 1..%u (default %u)\n"
+		"  --lines-per-datagram M  lines (events) per UDP datagram, 1..%u, fewer when\n"
+		"                          the next would pass --payload-max (default %u;\n"
+		"                          binary %u)\n"
+		"  --payload-max B         largest UDP payload in bytes, %u..%u (default %u;\n"
+		"                          binary %u, in DPDK TX mode %u: one mbuf)\n"
+		"  --stores S              stores, 1..%u (default %u)\n"
 		"  --skus K                SKUs, 1..%u (default %u)\n"
 		"  --users U               users, 1..%u (default %u)\n"
 		"  --zipf E                Zipf exponent of stores, SKUs and users, 0..%g\n"
@@ -1759,30 +2107,69 @@ usage(FILE *f)
 		"                          second; 0 = as fast as possible (those two only)\n"
 		"  --start T               unix seconds of the first packet, 0..%llu\n"
 		"                          (default %llu = 2026-01-01T00:00:00Z)\n"
-		"  --window D              truth window: 10s, 500ms, 1m, 1h, 250us, 1000000ns;\n"
-		"                          a bare number is seconds; 1us..24h (default 10s)\n"
+		"  --window D              statsd truth window: 10s, 500ms, 1m, 1h, 250us,\n"
+		"                          1000000ns; a bare number is seconds; 1us..24h\n"
+		"                          (default 10s); json/binary take the views' windows\n"
 		"  --queues Q              RSS queues, 1..%u; with Q > 1, --pcap out.pcap writes\n"
-		"                          out.q0.pcap, out.q1.pcap, ... and store n goes to\n"
-		"                          queue (n - 1) %% Q (default %u)\n"
+		"                          out.q0.pcap, out.q1.pcap, ... and store (producer) n\n"
+		"                          goes to queue (n - 1) %% Q (default %u)\n"
 		"  --pcap FILE             write the datagrams to FILE (default: none)\n"
-		"  --truth FILE            write the ground truth JSON to FILE (default: none)\n"
-		"  --truth-window all      truth as totals: one window [0, 2^63-1) instead of\n"
-		"                          --window; required for --truth with --udp or DPDK\n"
-		"                          TX, whose receiver windows by arrival time\n"
-		"  --keys N                benchmark workload instead of the retail mix: every\n"
-		"                          event is 'bench.hits:1|c|#key:kNNNNNNNN', the key\n"
-		"                          uniform over N keys (--zipf E > 0: Zipf), N in\n"
+		"  --dst-port P            UDP destination port of the frames, 1..65535 (default:\n"
+		"                          statsd 8125; json and binary: the port of that format\n"
+		"                          in the configuration, 8127 and 8128 by default)\n"
+		"  --truth FILE            write the ground truth JSON to FILE (default: none);\n"
+		"                          json/binary: one row per view, window and group of\n"
+		"                          the configuration, as 'sluicectl query --json'\n"
+		"  --truth-window all      statsd truth as totals: one window [0, 2^63-1) instead\n"
+		"                          of --window; required for statsd --truth with --udp\n"
+		"                          or DPDK TX, whose receiver windows by arrival time\n"
+		"  --keys N                statsd benchmark workload instead of the retail mix:\n"
+		"                          every event is 'bench.hits:1|c|#key:kNNNNNNNN', the\n"
+		"                          key uniform over N keys (--zipf E > 0: Zipf), N in\n"
 		"                          %u..%u; producers are --stores (default %u\n"
 		"                          here), drawn uniformly per datagram\n"
 		"  --key-style tag|name    with --keys: the key as a DogStatsD tag (default) or\n"
 		"                          in the name, 'bench.hits.kNNNNNNNN:1|c', for\n"
 		"                          receivers that do not read tags\n"
-		"  --udp HOST:PORT         send the UDP payloads with sendmmsg to HOST:PORT\n"
-		"                          (IPv4, [IPv6] or a name), paced at --rate events/s,\n"
-		"                          progress on stderr every second (tests use loopback)\n"
+		"  --udp HOST[:PORT]       send the UDP payloads with sendmmsg to HOST:PORT\n"
+		"                          (IPv4, [IPv6] or a name; no PORT: --dst-port's),\n"
+		"                          paced at --rate events/s, progress on stderr every\n"
+		"                          second (tests use loopback)\n"
 		"  --port N                DPDK TX mode: the ethdev port to send on (default 0)\n"
 		"  -q, --quiet             no progress or summary on stderr (default: off)\n"
 		"  -h, --help              print this help and exit\n"
+		"\n"
+		"JSON lines and binary only:\n"
+		"  --config FILE           the views the truth is computed for, and the default\n"
+		"                          --dst-port (default: the built-in retail views,\n"
+		"                          'sluicectl config default')\n"
+		"  --producers N           N producers, 1..%u, each datagram from one drawn\n"
+		"                          uniformly, each event with its own store; binary\n"
+		"                          sequence numbers count per producer from 1 (default:\n"
+		"                          a datagram is one store's, and the store the producer)\n"
+		"  --skew D                add a uniform random -D..+D to every event's ts\n"
+		"                          (default 0)\n"
+		"  --out-of-order F        fraction 0..1 of events moved back by 1 ms..--late-by\n"
+		"                          (default 0)\n"
+		"  --late F                fraction 0..1 of events moved back by more than\n"
+		"                          --late-by, up to twice it (default 0)\n"
+		"  --late-by D             the bound of the two above (default 1m)\n"
+		"  --ts-offset D           stamp every event D in the past, as a replay of events\n"
+		"                          from that long ago (default 0, at most 366d)\n"
+		"Durations (D) are written as in the configuration (10s, 1.5m, 250ms, 1h, 7d; a\n"
+		"bare number is seconds), in whole milliseconds, --skew and --late-by at most\n"
+		"24h. An event's ts is its datagram's timestamp (ms) minus --ts-offset, then\n"
+		"the knobs, drawn from a PRNG of their own: they never change the events\n"
+		"otherwise.\n"
+		"The json/binary truth: a header (the options, \"view_defs\", \"late_rule\"),\n"
+		"\"views\": rows {\"view\", \"window_start\", \"window_end\", \"group\", \"values\",\n"
+		"\"late\"} sorted by window end, view (config order) and group, and\n"
+		"\"totals\" per view. Values are exact over the events that are not late: sums\n"
+		"as exact decimals, avg the correctly rounded mean, last the value of the\n"
+		"greatest time (then the greatest value), quantiles the element of rank\n"
+		"floor(q (n - 1)) of the sorted values, topk by count then item bytes. An\n"
+		"event is late for a window [s, e) when e + allowed_lateness <= the largest\n"
+		"event time sent before it (in send order, over all events).\n"
 		"\n"
 		"DPDK TX mode: when the arguments hold '--', those before it go to the EAL and\n"
 		"the Ethernet/IPv4/UDP frames (the same as in the pcap) leave through port N in\n"
@@ -1791,15 +2178,19 @@ usage(FILE *f)
 		"      --vdev net_memif0,role=client,socket=/tmp/memif.sock -- --port 0 \\\n"
 		"      --rate 100000 --events 1000000 --truth t.json --truth-window all\n"
 		"The port's link must come up within 10 s. --pcap cannot be combined with\n"
-		"--udp or DPDK TX. Without --truth no per-key memory is used.\n"
+		"--udp or DPDK TX. Without --truth no per-key memory is used. With --udp or\n"
+		"DPDK TX, json/binary event times are still simulated from --start and --rate\n"
+		"(all at --start with --rate 0), so their truth holds, but not for views that\n"
+		"window by arrival time.\n"
 		"\n"
 		"Exit status: 0 on success, 1 on a runtime error (or frames that could not\n"
 		"be sent), 2 on a usage error.\n",
-		GEN_MAX_EVENTS, GEN_DEF_EVENTS, GEN_MAX_LINES, GEN_PAYLOAD_MAX, GEN_DEF_LINES,
+		GEN_MAX_EVENTS, GEN_DEF_EVENTS, GEN_MAX_LINES, GEN_DEF_LINES, GEN_DEF_LINES_BIN,
+		GEN_PAYLOAD_MIN, GEN_BUF_MAX, GEN_PAYLOAD_MAX, GEN_BUF_MAX, GEN_TX_PAYLOAD_MAX,
 		GEN_MAX_STORES, GEN_DEF_STORES, GEN_MAX_SKUS, GEN_DEF_SKUS, GEN_MAX_USERS,
 		GEN_DEF_USERS, GEN_MAX_ZIPF, GEN_DEF_ZIPF, GEN_DEF_SEED, GEN_MAX_RATE,
 		GEN_DEF_RATE, GEN_MAX_START, GEN_DEF_START, GEN_MAX_QUEUES, GEN_DEF_QUEUES,
-		GEN_MIN_KEYS, GEN_MAX_KEYS, GEN_DEF_KEY_STORES);
+		GEN_MIN_KEYS, GEN_MAX_KEYS, GEN_DEF_KEY_STORES, GEN_MAX_PRODUCERS);
 }
 
 static int
@@ -1878,15 +2269,106 @@ usage_error(const char *msg)
 	return -EINVAL;
 }
 
+/* A duration as in the configuration, in whole ms, at most @p max_ns. */
+static int
+parse_duration_ms(const char *opt, const char *arg, uint64_t max_ns, uint64_t *ret_ns)
+{
+	char expect[128];
+	uint64_t ns;
+
+	snprintf(expect, sizeof(expect), "a duration in whole milliseconds up to %" PRIu64
+		 "h, such as 250ms, 10s, 1.5m, 1h", (uint64_t)(max_ns / (3600 * SL_NS_PER_SEC)));
+	if (sl_config_duration_parse(arg, &ns) < 0 || ns % GEN_NS_PER_MS != 0 || ns > max_ns)
+		return bad_value(opt, arg, expect);
+	*ret_ns = ns;
+	return 0;
+}
+
+static int
+parse_fraction(const char *opt, const char *arg, double *ret)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno != 0 || end == arg || *end != '\0' || !(v >= 0.0) || !(v <= 1.0))
+		return bad_value(opt, arg, "a fraction in 0..1");
+	*ret = v;
+	return 0;
+}
+
+/*
+ * The farthest, in ms, that the time knobs move an event before its
+ * datagram's base time (its timestamp minus --ts-offset).
+ */
+static uint64_t
+max_back_ms(const struct gen_opts *o)
+{
+	uint64_t by = o->late_by_ns / GEN_NS_PER_MS;
+
+	return o->skew_ns / GEN_NS_PER_MS + (o->late > 0 ? 2 * by : o->ooo > 0 ? by : 0);
+}
+
+/* Options of JSON lines and binary only, with their names. */
+static int
+check_event_args(struct gen_opts *o)
+{
+	if (o->format == GEN_FORMAT_STATSD) {
+		if (o->config != NULL || o->producers != 0 || o->skew_ns != 0 || o->ooo > 0 ||
+		    o->late > 0 || o->late_by_set || o->ts_offset_ns != 0)
+			return usage_error("--config, --producers, --skew, --out-of-order, --late, "
+					   "--late-by and --ts-offset are for --format json or binary");
+		if (!o->payload_set)
+			o->payload_max = GEN_PAYLOAD_MAX;
+		return 0;
+	}
+	if (o->keys != 0 || o->key_in_name)
+		return usage_error("--keys and --key-style are for --format statsd");
+	if (o->window_set || o->truth_all)
+		return usage_error("--window and --truth-window are for --format statsd: json and "
+				   "binary windows come from the views' configuration (--config)");
+	if (!o->lines_set && o->format == GEN_FORMAT_BINARY)
+		o->lines = GEN_DEF_LINES_BIN;
+	if (!o->payload_set)
+		o->payload_max = o->format == GEN_FORMAT_JSON ? GEN_PAYLOAD_MAX :
+				 o->dpdk ? GEN_TX_PAYLOAD_MAX : GEN_BUF_MAX;
+	if (o->ooo + o->late > 1.0)
+		return usage_error("--out-of-order + --late must not exceed 1");
+	if ((o->ooo > 0 || o->late > 0) && o->late_by_ns == 0)
+		return usage_error("--out-of-order and --late need --late-by of at least 1ms");
+	if (o->start * 1000 <= o->ts_offset_ns / GEN_NS_PER_MS + max_back_ms(o))
+		return usage_error("--start is too early: --ts-offset, --skew and --late-by would "
+				   "stamp events at or before the Unix epoch");
+	return 0;
+}
+
 /* Checks between options, after they were all read. */
 static int
 check_args(struct gen_opts *o)
 {
 	bool live = o->udp != NULL || o->dpdk;
 	char host[256], port[8];
+	int rc;
 
-	if (o->udp != NULL && udp_split(o->udp, host, sizeof(host), port, sizeof(port)) < 0)
-		return bad_value("udp", o->udp, "HOST:PORT or [IPv6]:PORT, port 1..65535");
+	if (o->udp != NULL) {
+		rc = udp_split(o->udp, host, sizeof(host), port, sizeof(port), 0);
+		if (rc < 0)
+			return bad_value("udp", o->udp, "HOST[:PORT] or [IPv6][:PORT], port 1..65535");
+		if (rc > 0 && o->dst_port_set && rc != o->dst_port)
+			return usage_error("--udp HOST:PORT and --dst-port name different ports");
+		if (rc > 0) {
+			o->dst_port = (uint16_t)rc;
+			o->udp_port_set = true;
+		}
+	}
+	rc = check_event_args(o);
+	if (rc < 0)
+		return rc;
+	if (o->payload_max < GEN_PAYLOAD_MIN || o->payload_max > GEN_BUF_MAX ||
+	    (o->dpdk && o->payload_max > GEN_TX_PAYLOAD_MAX))
+		return usage_error("--payload-max out of range (768..8972 bytes; at most 2006 in "
+				   "DPDK TX mode, one mbuf)");
 	if (o->udp != NULL && o->dpdk)
 		return usage_error("--udp and the DPDK TX mode ('--' in the arguments) exclude "
 				   "each other");
@@ -1900,7 +2382,7 @@ check_args(struct gen_opts *o)
 				   "timestamps need a rate");
 	if (o->truth_all && o->window_set)
 		return usage_error("--truth-window all and --window exclude each other");
-	if (o->truth != NULL && live && !o->truth_all)
+	if (o->truth != NULL && live && !o->truth_all && o->format == GEN_FORMAT_STATSD)
 		return usage_error("--truth with --udp or DPDK TX needs --truth-window all: the "
 				   "receiver windows by arrival time, which the generator cannot "
 				   "know; the truth is then one window of totals [0, 2^63-1)");
@@ -1940,21 +2422,60 @@ parse_args(int argc, char **argv, struct gen_opts *o, bool dpdk)
 		.window_ns = GEN_DEF_WINDOW_NS,
 		.queues = GEN_DEF_QUEUES,
 		.dpdk = dpdk,
+		.dst_port = GEN_UDP_DST_PORT,
+		.late_by_ns = GEN_DEF_LATE_BY_NS,
 	};
 	while (rc == 0 && (c = getopt_long(argc, argv, "hq", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_FORMAT:
-			if (strcmp(optarg, "statsd") != 0) {
-				fprintf(stderr, "sluice-gen: --format: format %s not supported yet"
-						" (supported: statsd)\n", optarg);
-				rc = -EINVAL;
+			rc = -EINVAL;
+			for (unsigned int i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++) {
+				if (strcmp(optarg, format_names[i]) == 0) {
+					o->format = (enum gen_format)i;
+					rc = 0;
+				}
 			}
+			if (rc < 0)
+				rc = bad_value("format", optarg, "statsd, json or binary");
 			break;
 		case OPT_EVENTS:
 			rc = parse_u64("events", optarg, 0, GEN_MAX_EVENTS, &o->events);
 			break;
 		case OPT_LINES:
 			rc = parse_u32("lines-per-datagram", optarg, 1, GEN_MAX_LINES, &o->lines);
+			o->lines_set = true;
+			break;
+		case OPT_PAYLOAD_MAX:
+			rc = parse_u32("payload-max", optarg, GEN_PAYLOAD_MIN, GEN_BUF_MAX,
+				       &o->payload_max);
+			o->payload_set = true;
+			break;
+		case OPT_DST_PORT:
+			rc = parse_u32("dst-port", optarg, 1, UINT16_MAX, &port);
+			o->dst_port = (uint16_t)port;
+			o->dst_port_set = true;
+			break;
+		case OPT_PRODUCERS:
+			rc = parse_u32("producers", optarg, 1, GEN_MAX_PRODUCERS, &o->producers);
+			break;
+		case OPT_SKEW:
+			rc = parse_duration_ms("skew", optarg, GEN_MAX_SKEW_NS, &o->skew_ns);
+			break;
+		case OPT_OOO:
+			rc = parse_fraction("out-of-order", optarg, &o->ooo);
+			break;
+		case OPT_LATE:
+			rc = parse_fraction("late", optarg, &o->late);
+			break;
+		case OPT_LATE_BY:
+			rc = parse_duration_ms("late-by", optarg, GEN_MAX_SKEW_NS, &o->late_by_ns);
+			o->late_by_set = true;
+			break;
+		case OPT_TS_OFFSET:
+			rc = parse_duration_ms("ts-offset", optarg, GEN_MAX_OFFSET_NS, &o->ts_offset_ns);
+			break;
+		case OPT_CONFIG:
+			o->config = optarg;
 			break;
 		case OPT_STORES:
 			rc = parse_u32("stores", optarg, 1, GEN_MAX_STORES, &o->stores);
@@ -2093,7 +2614,10 @@ outputs_open(struct gen *g)
 		}
 	}
 	if (g->o.truth != NULL) {
-		rc = truth_open(g, &g->truth);
+		if (g->o.format == GEN_FORMAT_STATSD)
+			rc = truth_open(g, &g->truth);
+		else
+			rc = views_truth_open(g);
 		if (rc < 0) {
 			fprintf(stderr, "sluice-gen: open '%s': %s\n", g->o.truth, strerror(-rc));
 			return rc;
@@ -2141,7 +2665,76 @@ outputs_close(struct gen *g, bool ok)
 			ret = rc;
 		}
 	}
+	if (g->vt_f != NULL && ok) {
+		rc = views_truth_close(g);
+		if (rc < 0 && ret == 0) {
+			fprintf(stderr, "sluice-gen: write '%s': %s\n", g->o.truth, strerror(-rc));
+			ret = rc;
+		}
+	}
 	return ret;
+}
+
+/*
+ * --format json|binary: load the views' configuration, take the format's UDP
+ * port from it, and set up what the events need. Returns 0, or -EINVAL after
+ * saying why (a usage error).
+ */
+static int
+events_setup(struct gen *g)
+{
+	struct gen_opts *o = &g->o;
+	enum sl_config_format want;
+	struct sl_config_error err;
+	const char *yaml;
+	bool found = false;
+	int rc;
+
+	if (o->format == GEN_FORMAT_STATSD)
+		return 0;
+	if (o->config != NULL) {
+		rc = sl_config_load_file(o->config, &g->cfg, &err);
+	} else {
+		yaml = sl_config_default_yaml();
+		rc = sl_config_load_string(yaml, strlen(yaml), "<built-in default>", &g->cfg, &err);
+	}
+	if (rc == -EINVAL) {
+		fputs("sluice-gen: --config: ", stderr);
+		sl_config_error_print(&err, stderr);
+		return -EINVAL;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "sluice-gen: --config %s: %s\n", o->config, strerror(-rc));
+		return -EINVAL;
+	}
+	want = o->format == GEN_FORMAT_JSON ? SL_CONFIG_FORMAT_JSON : SL_CONFIG_FORMAT_BINARY;
+	for (uint32_t i = 0; !o->dst_port_set && !o->udp_port_set && i < g->cfg->n_inputs; i++) {
+		if (g->cfg->inputs[i].format == want && !found) {
+			o->dst_port = g->cfg->inputs[i].port;
+			found = true;
+		}
+	}
+	if (!o->dst_port_set && !o->udp_port_set && !found) {
+		fprintf(stderr, "sluice-gen: the configuration has no %s input: give --dst-port\n",
+			format_names[o->format]);
+		return -EINVAL;
+	}
+	if (o->truth != NULL && gen_live(g) && sl_gen_views_have_arrival(g->cfg)) {
+		fprintf(stderr, "sluice-gen: --truth with --udp or DPDK TX: a view windows by "
+				"arrival time, which the generator cannot know\n");
+		return -EINVAL;
+	}
+	g->names = (struct sl_gen_names){ g->store_w, g->sku_w, g->user_w };
+	g->max_back_ms = max_back_ms(o);
+	sl_rng_seed(&g->trng, o->seed ^ GEN_TIME_SEED);
+	if (o->format == GEN_FORMAT_BINARY) {
+		g->seqs = calloc(o->producers != 0 ? o->producers : o->stores, sizeof(*g->seqs));
+		if (g->seqs == NULL) {
+			fprintf(stderr, "sluice-gen: %s\n", strerror(ENOMEM));
+			return -ENOMEM;
+		}
+	}
+	return 0;
 }
 
 static void
@@ -2152,6 +2745,11 @@ gen_fini(struct gen *g)
 	free(g->paths);
 	free(g->pcaps);
 	truth_destroy(g->truth);
+	if (g->vt_f != NULL)
+		fclose(g->vt_f);
+	sl_gen_views_destroy(g->views);
+	sl_config_free(g->cfg);
+	free(g->seqs);
 	udp_close(g->udp);
 	sl_zipf_destroy(g->z_store);
 	sl_zipf_destroy(g->z_sku);
@@ -2223,6 +2821,11 @@ main(int argc, char **argv)
 	g.store_w = digits(g.o.stores) > 2 ? digits(g.o.stores) : 2;
 	g.sku_w = digits(g.o.skus) > 4 ? digits(g.o.skus) : 4;
 	g.user_w = digits(g.o.users) > 4 ? digits(g.o.users) : 4;
+	if (events_setup(&g) < 0) {
+		fprintf(stderr, "Try 'sluice-gen --help' for more information.\n");
+		gen_fini(&g);
+		return 2;
+	}
 	sl_rng_seed(&g.rng, g.o.seed);
 	if (g.o.keys == 0) {
 		g.z_store = sl_zipf_create(g.o.stores, g.o.zipf);
@@ -2258,7 +2861,12 @@ main(int argc, char **argv)
 	g.t0 = now_s();
 	g.t_progress = g.t0;
 	if (rc == 0) {
-		rc = g.o.keys != 0 ? keys_generate(&g) : generate(&g);
+		if (g.o.keys != 0)
+			rc = keys_generate(&g);
+		else if (g.o.format == GEN_FORMAT_STATSD)
+			rc = generate(&g);
+		else
+			rc = events_generate(&g);
 		if (rc == 0)
 			rc = net_flush(&g);
 		if (rc < 0 && !g.err_reported)
@@ -2277,6 +2885,12 @@ main(int argc, char **argv)
 		rc = -EIO;
 	if (rc == 0 && gen_live(&g))
 		rc = net_summary(&g, dt);
+	else if (rc == 0 && !g.o.quiet && g.o.format != GEN_FORMAT_STATSD)
+		fprintf(stderr, "sluice-gen: %" PRIu64 " %s events, %" PRIu64 " datagrams, %u file%s, "
+			"%.2f s (%.2f M events/s)\n",
+			g.next_event, format_names[g.o.format], g.datagrams,
+			g.o.pcap != NULL ? g.o.queues : 0, g.o.pcap != NULL && g.o.queues == 1 ? "" : "s",
+			dt, dt > 0 ? (double)g.next_event / dt / 1e6 : 0.0);
 	else if (rc == 0 && !g.o.quiet)
 		fprintf(stderr, "sluice-gen: %" PRIu64 " events, %" PRIu64 " datagrams, %u file%s, "
 			"%" PRIu64 " window%s, %.2f s (%.2f M events/s)\n",
