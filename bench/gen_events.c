@@ -454,7 +454,8 @@ view_compile(struct sl_gen_views *v, struct view *vw, const struct sl_config_vie
 			if (enc != 0)
 				k->vals[k->n_vals++] = enc;
 		}
-		qsort(k->vals, k->n_vals, sizeof(*k->vals), u32_cmp);
+		if (k->n_vals > 1)
+			qsort(k->vals, k->n_vals, sizeof(*k->vals), u32_cmp);
 	}
 	for (uint32_t i = 0; i < cv->n_group_by; i++)
 		vw->gdim[i] = dim_of(cv->group_by[i]);
@@ -880,7 +881,8 @@ gather_encs(struct sl_gen_views *v, const struct win *w, const struct run *r, en
 	for (uint32_t i = r->lo; i < r->hi; i++)
 		if (!w->recs[i].late && w->recs[i].v[d] != 0)
 			v->encs[n++] = w->recs[i].v[d];
-	qsort(v->encs, n, sizeof(*v->encs), u32_cmp);
+	if (n > 1) /* qsort(NULL, 0, ...) is undefined */
+		qsort(v->encs, n, sizeof(*v->encs), u32_cmp);
 	return n;
 }
 
@@ -909,7 +911,8 @@ put_topk(struct sl_gen_views *v, const struct win *w, const struct run *r, enum 
 		v->items[m].len = dim_text(&v->nm, d, v->encs[i], v->items[m].txt);
 		m++;
 	}
-	qsort(v->items, m, sizeof(*v->items), item_cmp);
+	if (m > 1)
+		qsort(v->items, m, sizeof(*v->items), item_cmp);
 	fputc('[', f);
 	for (uint32_t i = 0; i < m && i < k; i++) {
 		fputs(i > 0 ? ",{\"item\":" : "{\"item\":", f);
@@ -1046,7 +1049,8 @@ win_write(struct sl_gen_views *v, struct view *vw, struct win *w)
 	uint32_t n_runs = 0, ng = vw->cfg->n_group_by;
 	int rc = 0;
 
-	qsort(w->recs, w->n, sizeof(*w->recs), rec_cmp);
+	if (w->n > 1)
+		qsort(w->recs, w->n, sizeof(*w->recs), rec_cmp);
 	for (uint32_t i = 0; i < w->n; i++) {
 		struct run *r;
 
