@@ -449,17 +449,45 @@ pair_insert(struct sl_agg_table *t, uint32_t group, uint64_t member)
 }
 
 unsigned int
+sl_agg_table_prepare(const struct sl_agg_table *t, const struct sl_statsd_event *ev,
+		     struct sl_agg_prep *p)
+{
+	p->key_len = sl_agg_key_build(ev, p->key);
+	if (p->key_len == 0)
+		return SL_DROP_KEY_TOO_LONG;
+	p->hash = sl_hash64(p->key, p->key_len, 0);
+	__builtin_prefetch(&t->slots[(uint32_t)p->hash & t->group_mask]);
+	return SL_DROP__MAX;
+}
+
+void
+sl_agg_table_prefetch_group(const struct sl_agg_table *t, const struct sl_agg_prep *p)
+{
+	uint32_t s = t->slots[(uint32_t)p->hash & t->group_mask];
+
+	if (s != 0)
+		__builtin_prefetch(&t->groups[s - 1]);
+}
+
+unsigned int
 sl_agg_table_update(struct sl_agg_table *t, const struct sl_statsd_event *ev, uint64_t now_ns)
 {
-	uint8_t key[SL_KEY_MAX];
-	struct sl_agg_group *g;
-	uint32_t len, i, gi;
-	uint64_t h;
+	struct sl_agg_prep p;
+	unsigned int rc = sl_agg_table_prepare(t, ev, &p);
 
-	len = sl_agg_key_build(ev, key);
-	if (len == 0)
-		return SL_DROP_KEY_TOO_LONG;
-	h = sl_hash64(key, len, 0);
+	if (rc != SL_DROP__MAX)
+		return rc;
+	return sl_agg_table_update_prepared(t, ev, &p, now_ns);
+}
+
+unsigned int
+sl_agg_table_update_prepared(struct sl_agg_table *t, const struct sl_statsd_event *ev,
+			     const struct sl_agg_prep *p, uint64_t now_ns)
+{
+	const uint8_t *key = p->key;
+	struct sl_agg_group *g;
+	uint32_t len = p->key_len, i, gi;
+	uint64_t h = p->hash;
 
 	for (i = (uint32_t)h & t->group_mask;; i = (i + 1) & t->group_mask) {
 		uint32_t s = t->slots[i];

@@ -93,6 +93,29 @@ uint32_t sl_agg_table_count(const struct sl_agg_table *t);
 unsigned int sl_agg_table_update(struct sl_agg_table *t, const struct sl_statsd_event *ev,
 				 uint64_t now_ns);
 
+/** A key built and hashed ahead of its update (batched, prefetching path). */
+struct sl_agg_prep {
+	uint64_t hash;
+	uint32_t key_len;
+	uint8_t key[SL_KEY_MAX];
+};
+
+/**
+ * Batched updates, for a burst of events: prepare each (build the key, hash
+ * it, prefetch its slot), then sl_agg_table_prefetch_group() each, then
+ * sl_agg_table_update_prepared() each, so that the cache misses of one event
+ * overlap with the work on the others. The result equals sl_agg_table_update()
+ * on the same events in the same order.
+ *
+ * @return sl_agg_table_prepare(): SL_DROP__MAX, or SL_DROP_KEY_TOO_LONG.
+ */
+unsigned int sl_agg_table_prepare(const struct sl_agg_table *t, const struct sl_statsd_event *ev,
+				  struct sl_agg_prep *p);
+void sl_agg_table_prefetch_group(const struct sl_agg_table *t, const struct sl_agg_prep *p);
+/** @return as sl_agg_table_update(). */
+unsigned int sl_agg_table_update_prepared(struct sl_agg_table *t, const struct sl_statsd_event *ev,
+					  const struct sl_agg_prep *p, uint64_t now_ns);
+
 /** Callback for sl_agg_table_walk(): one group. @p members lists the
  *  group's distinct set-member hashes (sets only, else n_members = 0), unsorted. */
 typedef void (*sl_agg_group_fn)(const uint8_t *key, uint32_t key_len, uint8_t type,

@@ -179,24 +179,49 @@ struct burst_acc {
 	uint64_t bytes;
 };
 
+/* Apply the batched events to the open table: prefetch every group, then update. */
 static inline void
-handle_datagram(struct sl_worker *w, const uint8_t *pl, uint32_t plen, uint64_t t, bool table_ok,
-		struct burst_acc *acc)
+batch_flush(struct sl_worker *w, struct burst_acc *acc)
 {
-	struct sl_statsd_event ev;
-	const uint8_t *line;
-	uint32_t off = 0, ll;
+	uint32_t n = w->batch_n;
 
-	while (sl_statsd_next_line(pl, plen, &off, &line, &ll)) {
-		unsigned int rc = sl_statsd_parse_line(line, ll, &ev);
+	for (uint32_t i = 0; i < n; i++)
+		sl_agg_table_prefetch_group(w->cur, &w->batch_prep[i]);
+	for (uint32_t i = 0; i < n; i++) {
+		unsigned int rc = sl_agg_table_update_prepared(w->cur, &w->batch_ev[i],
+							       &w->batch_prep[i], w->batch_t[i]);
 
-		acc->received++;
-		if (rc == SL_DROP__MAX)
-			rc = table_ok ? sl_agg_table_update(w->cur, &ev, t) : SL_DROP_NO_TABLE;
 		if (rc == SL_DROP__MAX)
 			acc->aggregated++;
 		else
 			count_drop(w, rc);
+	}
+	w->batch_n = 0;
+}
+
+static inline void
+handle_datagram(struct sl_worker *w, const uint8_t *pl, uint32_t plen, uint64_t t, bool table_ok,
+		struct burst_acc *acc)
+{
+	const uint8_t *line;
+	uint32_t off = 0, ll;
+
+	while (sl_statsd_next_line(pl, plen, &off, &line, &ll)) {
+		struct sl_statsd_event *ev = &w->batch_ev[w->batch_n];
+		unsigned int rc = sl_statsd_parse_line(line, ll, ev);
+
+		acc->received++;
+		if (rc == SL_DROP__MAX && !table_ok)
+			rc = SL_DROP_NO_TABLE;
+		if (rc == SL_DROP__MAX)
+			rc = sl_agg_table_prepare(w->cur, ev, &w->batch_prep[w->batch_n]);
+		if (rc != SL_DROP__MAX) {
+			count_drop(w, rc);
+			continue;
+		}
+		w->batch_t[w->batch_n++] = t;
+		if (w->batch_n == SL_BATCH)
+			batch_flush(w, acc);
 	}
 }
 
@@ -226,15 +251,20 @@ handle_burst(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint64_t w
 		if (t < w->clock_ns)
 			t = w->clock_ns;
 		w->clock_ns = t;
-		if (t >= w->win_end)
+		if (t >= w->win_end) {
+			batch_flush(w, &acc); /* the batch belongs to the closing window */
 			table_ok = rotate(w, t);
+		}
 
 		if (likely(m->nb_segs == 1)) {
 			rc = decode_udp(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
 					w->udp_port, &pl, &plen);
 		} else if (m->pkt_len <= SL_JUMBO_MAX) {
 			/* A jumbo datagram in chained mbufs: copy it out once, no allocation. */
-			const uint8_t *p = rte_pktmbuf_read(m, 0, m->pkt_len, w->jumbo);
+			const uint8_t *p;
+
+			batch_flush(w, &acc); /* batched spans may point into jumbo */
+			p = rte_pktmbuf_read(m, 0, m->pkt_len, w->jumbo);
 
 			rc = p == NULL ? SL_DROP_BAD_HEADER
 				       : decode_udp(p, m->pkt_len, w->udp_port, &pl, &plen);
@@ -249,6 +279,7 @@ handle_burst(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint64_t w
 		acc.accepted++;
 		handle_datagram(w, pl, plen, t, table_ok, &acc);
 	}
+	batch_flush(w, &acc); /* before the mbufs the spans point into are freed */
 	rte_pktmbuf_free_bulk(pkts, n);
 
 	stat_add(&w->stats.packets, n);

@@ -37,6 +37,8 @@
 #define SL_TABLES_PER_WORKER 4
 /** Largest frame read (a maximal UDP datagram); larger: SL_DROP_OVERSIZE. */
 #define SL_JUMBO_MAX 65536
+/** Events applied to the window table together (see sl_agg_table_prepare()). */
+#define SL_BATCH 64
 
 /** Per-core counters. Single writer (the worker), read with relaxed loads. */
 struct sl_dp_stats {
@@ -85,6 +87,15 @@ struct __rte_cache_aligned sl_worker {
 	uint64_t win_end;
 	/** Linear copy of a datagram that arrived in several segments. */
 	uint8_t jumbo[SL_JUMBO_MAX];
+	/*
+	 * Events parsed and hashed but not yet applied (batched so their cache
+	 * misses overlap). Their spans point into this burst's mbufs or into
+	 * jumbo: the batch is applied before either is reused.
+	 */
+	uint32_t batch_n;
+	uint64_t batch_t[SL_BATCH];
+	struct sl_statsd_event batch_ev[SL_BATCH];
+	struct sl_agg_prep batch_prep[SL_BATCH];
 
 	/* Cross-thread, one writer each (access with __atomic_*). */
 	struct sl_dp_stats stats;  /**< worker: wo (relaxed)   others: ro */
