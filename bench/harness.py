@@ -685,12 +685,12 @@ def report(res, out):
              "only touches the mbuf. To close the gap: hash while parsing instead of building "
              "the key first (build it only for a new group), keep a tag-order fingerprint so "
              "already-sorted tags skip the sort, store a hash tag in the slot array so a probe "
-             "does not touch the group record, and prefetch the slot of packet i+1 while "
-             "aggregating packet i.")
+             "does not touch the group record, and prefetch the key bytes as well as the slot "
+             "and the group (the worker already applies events in prefetched batches of 64).")
     L.append("- **1 M keys.** The per-core table no longer fits in the caches: each event "
              "costs a cache miss on the slot, the group and the key bytes "
-             "(`agg_table_update_1M_keys` vs `_10k_keys` in the micro-benchmarks). Prefetching "
-             "across the burst is the remedy.")
+             "(`agg_table_update_1M_keys` vs `_10k_keys` in the micro-benchmarks, which update "
+             "one event at a time); the worker's batches of 64 hide part of it.")
     L.append("- **Snapshot path.** The storage thread merges every partial into a per-window "
              "hash map (one allocation per new key), serializes every group, sorts the "
              "records by key and appends them to LMDB in one synced transaction. With 100 k "
