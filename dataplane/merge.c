@@ -244,6 +244,17 @@ merge_group(const uint8_t *key, uint32_t key_len, uint8_t type, const struct sl_
 }
 
 static int commit_window(struct sl_merge *m, struct window *w);
+static int commit_table_direct(struct sl_merge *m, struct sl_agg_table *t, uint64_t start,
+			       uint64_t end);
+
+static bool
+window_pending(const struct sl_merge *m, uint64_t start)
+{
+	for (unsigned int i = 0; i < m->n_pending; i++)
+		if (m->pending[i].start == start)
+			return true;
+	return false;
+}
 
 static void
 take_table(struct sl_merge *m, struct sl_worker *wk, struct sl_agg_table *t)
@@ -253,6 +264,12 @@ take_table(struct sl_merge *m, struct sl_worker *wk, struct sl_agg_table *t)
 	uint32_t core;
 
 	sl_agg_table_get_window(t, &start, &end, &core);
+	if (m->n_workers == 1 && !window_pending(m, start) &&
+	    !(m->last_committed != 0 && start < m->last_committed)) {
+		/* The only worker moved past this window: it is complete. */
+		(void)commit_table_direct(m, t, start, end);
+		goto done;
+	}
 	w = pending_window(m, start, end);
 	while (w == NULL) {
 		/* Too many open windows: commit the oldest early (later parts amend it). */
@@ -264,6 +281,7 @@ take_table(struct sl_merge *m, struct sl_worker *wk, struct sl_agg_table *t)
 		if (window_grow(w) != 0)
 			break;
 	sl_agg_table_walk(t, m->scratch, m->scratch_cap, merge_group, w);
+done:
 	sl_agg_table_reset(t);
 	/* from_store holds every table of this worker, so it cannot be full. */
 	(void)rte_ring_sp_enqueue(wk->from_store, t);
@@ -325,6 +343,119 @@ rec_cmp(const void *a, const void *b)
 	return (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
 
+/* Count a commit (or its failure) and its duration; log a failure once. */
+static void
+commit_account(struct sl_merge *m, uint64_t start, uint32_t n, int rc, bool amend, int oom,
+	       uint64_t t0)
+{
+	uint64_t dt = mono_ns() - t0, us = dt / 1000;
+	unsigned int b = 0;
+
+	if (rc == 0) {
+		stat_set(&m->stats.windows_committed, m->stats.windows_committed + 1);
+		stat_set(&m->stats.records_written, m->stats.records_written + n);
+		if (amend)
+			stat_set(&m->stats.windows_amended, m->stats.windows_amended + 1);
+		if (start + 1 > m->last_committed)
+			m->last_committed = start + 1;
+	} else {
+		/* The storage thread decides: log here, once per window. */
+		STORE_LOG(ERR, "commit of window %" PRIu64 " (%u records) failed: %s%s\n", start, n,
+			  strerror(-rc), oom ? " (out of memory merging)" : "");
+		stat_set(&m->stats.commit_errors, m->stats.commit_errors + 1);
+		stat_set(&m->stats.records_lost, m->stats.records_lost + n);
+	}
+	while (us > 1 && b < SL_MERGE_HIST_BUCKETS - 1) {
+		us >>= 1;
+		b++;
+	}
+	stat_set(&m->stats.last_commit_ns, dt);
+	stat_set(&m->stats.commit_us_log2[b], m->stats.commit_us_log2[b] + 1);
+}
+
+/* Serialized records of one table, for the direct commit path. */
+struct direct {
+	struct sl_store_rec *recs;
+	uint32_t n;
+	uint8_t *vals;
+	size_t off;
+	size_t cap;
+	int oom;
+};
+
+static void
+direct_group(const uint8_t *key, uint32_t key_len, uint8_t type, const struct sl_agg_state *st,
+	     const uint64_t *members, uint32_t n_members, void *arg)
+{
+	struct direct *d = arg;
+	struct sl_agg_set *set = NULL;
+	size_t need;
+
+	if (d->oom)
+		return;
+	if (type == SL_METRIC_SET) {
+		set = sl_agg_set_create();
+		if (set == NULL || sl_agg_set_add(set, members, n_members) != 0) {
+			sl_agg_set_destroy(set);
+			d->oom = 1;
+			return;
+		}
+	}
+	need = sl_agg_state_serialized_size(set);
+	if (d->off + need > d->cap) {
+		size_t cap = d->cap * 2 > d->off + need ? d->cap * 2 : d->off + need;
+		uint8_t *nv = realloc(d->vals, cap);
+
+		if (nv == NULL) {
+			sl_agg_set_destroy(set);
+			d->oom = 1;
+			return;
+		}
+		d->vals = nv;
+		d->cap = cap;
+	}
+	d->recs[d->n].key = key;
+	d->recs[d->n].key_len = key_len;
+	d->recs[d->n].val = (const uint8_t *)(uintptr_t)d->off; /* fixed up after the walk */
+	d->recs[d->n].val_len =
+		(uint32_t)sl_agg_state_serialize(type, st, set, d->vals + d->off);
+	d->off += d->recs[d->n].val_len;
+	d->n++;
+	sl_agg_set_destroy(set);
+}
+
+/*
+ * With one worker, a table that arrives for a window not seen before is the
+ * whole window: serialize and commit it straight from the table, without the
+ * merge map (no copy of keys or states).
+ */
+static int
+commit_table_direct(struct sl_merge *m, struct sl_agg_table *t, uint64_t start, uint64_t end)
+{
+	uint32_t n = sl_agg_table_count(t);
+	struct direct d = { 0 };
+	uint64_t t0 = mono_ns();
+	int rc = -ENOMEM;
+
+	d.recs = malloc((n ? n : 1) * sizeof(*d.recs));
+	d.cap = (size_t)(n ? n : 1) * SL_AGG_SER_HDR;
+	d.vals = malloc(d.cap);
+	if (d.recs == NULL || d.vals == NULL)
+		goto out;
+	sl_agg_table_walk(t, m->scratch, m->scratch_cap, direct_group, &d);
+	if (d.oom)
+		goto out;
+	for (uint32_t i = 0; i < d.n; i++)
+		d.recs[i].val = d.vals + (uintptr_t)d.recs[i].val;
+	qsort(d.recs, d.n, sizeof(*d.recs), rec_cmp);
+	rc = sl_store_put_window(m->store, 0, start, end, d.recs, d.n);
+out:
+	commit_account(m, start, n, rc, false, d.oom, t0);
+	free(d.recs);
+	free(d.vals);
+	return rc;
+}
+
 /* Write @p w to LMDB and drop it from pending. */
 static int
 commit_window(struct sl_merge *m, struct window *w)
@@ -369,31 +500,7 @@ commit_window(struct sl_merge *m, struct window *w)
 	qsort(recs, n, sizeof(*recs), rec_cmp);
 	rc = sl_store_put_window(m->store, 0, w->start, w->end, recs, n);
 out:
-	if (rc == 0) {
-		stat_set(&m->stats.windows_committed, m->stats.windows_committed + 1);
-		stat_set(&m->stats.records_written, m->stats.records_written + n);
-		if (amend)
-			stat_set(&m->stats.windows_amended, m->stats.windows_amended + 1);
-		if (w->start + 1 > m->last_committed)
-			m->last_committed = w->start + 1;
-	} else {
-		/* The storage thread decides: log here, once per window. */
-		STORE_LOG(ERR, "commit of window %" PRIu64 " (%u records) failed: %s%s\n",
-			  w->start, w->n, strerror(-rc), w->oom ? " (out of memory merging)" : "");
-		stat_set(&m->stats.commit_errors, m->stats.commit_errors + 1);
-		stat_set(&m->stats.records_lost, m->stats.records_lost + w->n);
-	}
-	{
-		uint64_t dt = mono_ns() - t0, us = dt / 1000;
-		unsigned int b = 0;
-
-		while (us > 1 && b < SL_MERGE_HIST_BUCKETS - 1) {
-			us >>= 1;
-			b++;
-		}
-		stat_set(&m->stats.last_commit_ns, dt);
-		stat_set(&m->stats.commit_us_log2[b], m->stats.commit_us_log2[b] + 1);
-	}
+	commit_account(m, w->start, rc == 0 ? n : w->n, rc, amend, w->oom, t0);
 	free(recs);
 	free(vals);
 	free(abuf);
