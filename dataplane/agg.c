@@ -803,12 +803,12 @@ sl_agg_state_deserialize(const uint8_t *buf, size_t len, uint8_t *ret_type,
 	uint8_t kind;
 
 	if (len < SL_AGG_SER_HDR || buf[0] != SL_AGG_SER_VERSION || buf[1] >= SL_METRIC__MAX ||
-	    buf[2] > 2)
+	    buf[2] > 2 || buf[3] != 0)
 		return -EINVAL;
 	kind = buf[2];
 	for (int i = 0; i < 4; i++)
 		n |= (uint32_t)buf[4 + i] << (8 * i);
-	if ((kind == 0 && len != SL_AGG_SER_HDR) ||
+	if ((kind == 0 && (n != 0 || len != SL_AGG_SER_HDR)) ||
 	    (kind == 1 && (n > SL_SET_EXACT_MAX || len != SL_AGG_SER_HDR + (size_t)n * 8)) ||
 	    (kind == 2 && (n != SL_HLL_REGS || len != SL_AGG_SER_HDR + SL_HLL_REGS)))
 		return -EINVAL;
