@@ -13,6 +13,7 @@ PKGS=(
 	libhyperscan-dev liblmdb-dev lmdb-utils libjansson-dev libyaml-dev
 	clang llvm libclang-rt-14-dev
 	libbpf-dev bpftool iputils-ping
+	libmicrohttpd-dev prometheus
 )
 
 missing=()

@@ -1,0 +1,564 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 The sluice authors
+ */
+
+/**
+ * @file
+ * Prometheus exposition and stored windows as JSON (see metrics.h).
+ *
+ * The windows JSON repeats the record format of control/sluicectl/cmd_metrics.c
+ * (its emitter is static and tied to sluicectl's options); the integration test
+ * ctld_test.sh compares the two byte for byte so that they cannot drift apart.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include <sluice/common.h>
+
+#include "agg.h"
+#include "metrics.h"
+
+/* ---- Prometheus text format 0.0.4 ---- */
+
+/** Buckets of the stats' "commit_us_log2" (sluiced's SL_MERGE_HIST_BUCKETS). */
+#define SL_CTLD_HIST_MAX 64
+
+static bool
+ju64(const json_t *j, uint64_t *ret_v)
+{
+	if (json_is_integer(j) && json_integer_value(j) >= 0) {
+		*ret_v = (uint64_t)json_integer_value(j);
+		return true;
+	}
+	if (json_is_real(j) && json_real_value(j) >= 0 && json_real_value(j) < 0x1p64) {
+		*ret_v = (uint64_t)json_real_value(j);
+		return true;
+	}
+	return false;
+}
+
+static void
+family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/** A label value, escaped as the format requires (\\, \" and \n). */
+static void
+label_value(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/** "name value\n" from @p obj's @p key; nothing when it is absent. */
+static void
+one(FILE *f, const char *name, const char *type, const char *help, const json_t *obj,
+    const char *key)
+{
+	uint64_t v;
+
+	if (!ju64(json_object_get(obj, key), &v))
+		return;
+	family(f, name, type, help);
+	fprintf(f, "%s %" PRIu64 "\n", name, v);
+}
+
+/** One family with a sample per element of the array @p arr, labelled by its @p id_key. */
+static void
+per_elem(FILE *f, const char *name, const char *type, const char *help, json_t *arr,
+	 const char *id_key, const char *label, const char *key)
+{
+	bool any = false;
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(arr, i, e) {
+		uint64_t id, v;
+
+		if (!ju64(json_object_get(e, id_key), &id) || !ju64(json_object_get(e, key), &v))
+			continue;
+		if (!any)
+			family(f, name, type, help);
+		any = true;
+		fprintf(f, "%s{%s=\"%" PRIu64 "\"} %" PRIu64 "\n", name, label, id, v);
+	}
+}
+
+static void
+drops(FILE *f, json_t *root)
+{
+	json_t *d = json_object_get(root, "drops"), *cores = json_object_get(root, "cores"), *v, *c;
+	const char *reason;
+	size_t i;
+
+	if (json_is_object(d)) {
+		family(f, "sluice_drops_total", "counter",
+		       "Events dropped, by reason (received = aggregated + sum of drops).");
+		json_object_foreach(d, reason, v) {
+			uint64_t n;
+
+			if (!ju64(v, &n))
+				continue;
+			fputs("sluice_drops_total{reason=", f);
+			label_value(f, reason);
+			fprintf(f, "} %" PRIu64 "\n", n);
+		}
+	}
+	if (!json_is_array(cores))
+		return;
+	family(f, "sluice_core_drops_total", "counter", "Events dropped per worker lcore, by reason.");
+	json_array_foreach(cores, i, c) {
+		uint64_t lcore;
+
+		if (!ju64(json_object_get(c, "lcore"), &lcore) ||
+		    !json_is_object(json_object_get(c, "drops")))
+			continue;
+		json_object_foreach(json_object_get(c, "drops"), reason, v) {
+			uint64_t n;
+
+			if (!ju64(v, &n))
+				continue;
+			fprintf(f, "sluice_core_drops_total{lcore=\"%" PRIu64 "\",reason=", lcore);
+			label_value(f, reason);
+			fprintf(f, "} %" PRIu64 "\n", n);
+		}
+	}
+}
+
+static void
+ports(FILE *f, json_t *root)
+{
+	static const struct {
+		const char *key, *name, *type, *help;
+	} m[] = {
+		{ "rx_queues", "sluice_port_rx_queues", "gauge", "RX queues configured on the port." },
+		{ "ipackets", "sluice_port_rx_packets_total", "counter",
+		  "Packets received by the port (NIC counter)." },
+		{ "imissed", "sluice_port_rx_missed_total", "counter",
+		  "Packets the port dropped for lack of RX descriptors." },
+		{ "rx_nombuf", "sluice_port_rx_nombuf_total", "counter",
+		  "Packets the port dropped for lack of mbufs." },
+		{ "ierrors", "sluice_port_rx_errors_total", "counter", "Erroneous received packets." },
+	};
+	json_t *arr = json_object_get(root, "ports"), *p;
+	size_t i;
+
+	if (!json_is_array(arr) || json_array_size(arr) == 0)
+		return;
+	for (size_t k = 0; k < sizeof(m) / sizeof(m[0]); k++) {
+		family(f, m[k].name, m[k].type, m[k].help);
+		json_array_foreach(arr, i, p) {
+			const char *pname = json_string_value(json_object_get(p, "name"));
+			uint64_t id, v;
+
+			if (!ju64(json_object_get(p, "port"), &id) ||
+			    !ju64(json_object_get(p, m[k].key), &v))
+				continue;
+			fprintf(f, "%s{port=\"%" PRIu64 "\",name=", m[k].name, id);
+			label_value(f, pname ? pname : "");
+			fprintf(f, "} %" PRIu64 "\n", v);
+		}
+	}
+}
+
+/*
+ * sluiced counts a commit taking `us` microseconds in bucket b, the number of
+ * halvings that bring us down to at most 1: bucket b holds us < 2^(b+1), so
+ * its upper bound is 2^(b+1) us; the last bucket also holds everything longer
+ * and maps to +Inf only. Prometheus wants a _sum: the log2 buckets keep no
+ * exact durations, so _sum adds each bucket's midpoint (1 us for bucket 0,
+ * 1.5 * 2^b us above): an estimate within a factor of 1.5.
+ */
+static void
+commit_histogram(FILE *f, json_t *st)
+{
+	json_t *h = json_object_get(st, "commit_us_log2"), *v;
+	uint64_t b[SL_CTLD_HIST_MAX], cum = 0;
+	double sum_s = 0;
+	size_t n = 0, i;
+
+	if (!json_is_array(h) || json_array_size(h) == 0 || json_array_size(h) > SL_CTLD_HIST_MAX)
+		return;
+	json_array_foreach(h, i, v) {
+		if (!ju64(v, &b[n]))
+			return;
+		n++;
+	}
+	family(f, "sluice_commit_duration_seconds", "histogram",
+	       "Duration of window commits to LMDB (log2 buckets; _sum from bucket midpoints).");
+	for (i = 0; i < n; i++) {
+		cum += b[i];
+		sum_s += (double)b[i] * (i == 0 ? 1e-6 : 1.5e-6 * ldexp(1.0, (int)i));
+		if (i + 1 < n)
+			fprintf(f, "sluice_commit_duration_seconds_bucket{le=\"%.9g\"} %" PRIu64 "\n",
+				ldexp(1e-6, (int)i + 1), cum);
+	}
+	fprintf(f, "sluice_commit_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+	fprintf(f, "sluice_commit_duration_seconds_sum %.9g\n", sum_s);
+	fprintf(f, "sluice_commit_duration_seconds_count %" PRIu64 "\n", cum);
+}
+
+static void
+storage(FILE *f, json_t *root)
+{
+	json_t *st = json_object_get(root, "storage");
+	uint64_t v;
+
+	if (!json_is_object(st))
+		return;
+	one(f, "sluice_windows_committed_total", "counter", "Windows committed to the store.", st,
+	    "windows_committed");
+	one(f, "sluice_windows_amended_total", "counter",
+	    "Committed windows amended by late partials.", st, "windows_amended");
+	one(f, "sluice_records_written_total", "counter", "Records written to the store.", st,
+	    "records_written");
+	one(f, "sluice_commit_errors_total", "counter", "Window commits that failed.", st,
+	    "commit_errors");
+	one(f, "sluice_records_lost_total", "counter", "Records lost with failed commits.", st,
+	    "records_lost");
+	one(f, "sluice_pending_windows", "gauge", "Closed windows waiting to be committed.", st,
+	    "pending_windows");
+	one(f, "sluice_merge_partials_total", "counter",
+	    "Per-core partial tables merged by the storage thread.", st, "partials");
+	if (ju64(json_object_get(st, "last_commit_ns"), &v)) {
+		family(f, "sluice_last_commit_duration_seconds", "gauge",
+		       "Duration of the last window commit.");
+		fprintf(f, "sluice_last_commit_duration_seconds %.9g\n", (double)v / 1e9);
+	}
+	if (ju64(json_object_get(st, "busy_ns"), &v)) {
+		family(f, "sluice_storage_busy_seconds_total", "counter",
+		       "Time the storage thread spent merging and committing.");
+		fprintf(f, "sluice_storage_busy_seconds_total %.9g\n", (double)v / 1e9);
+	}
+	commit_histogram(f, st);
+}
+
+void
+sl_ctld_prom_write(FILE *f, json_t *stats, const struct sl_store_info *info)
+{
+	const char *version = json_string_value(json_object_get(stats, "version"));
+	json_t *cores = json_object_get(stats, "cores"), *pk = json_object_get(stats, "packets");
+	uint64_t v;
+
+	family(f, "sluice_build_info", "gauge", "Build of sluice-ctld and of the sluiced it talks to.");
+	fputs("sluice_build_info{component=\"ctld\",version=", f);
+	label_value(f, SL_VERSION);
+	fputs("} 1\n", f);
+	if (version != NULL) {
+		fputs("sluice_build_info{component=\"sluiced\",version=", f);
+		label_value(f, version);
+		fputs("} 1\n", f);
+	}
+	family(f, "sluice_dataplane_up", "gauge", "1 when sluiced answered on its control socket.");
+	fprintf(f, "sluice_dataplane_up %d\n", stats != NULL);
+	if (stats != NULL) {
+		if (ju64(json_object_get(stats, "uptime_ns"), &v)) {
+			family(f, "sluice_uptime_seconds", "gauge", "Time since sluiced started.");
+			fprintf(f, "sluice_uptime_seconds %.9g\n", (double)v / 1e9);
+		}
+		if (ju64(json_object_get(stats, "window_ns"), &v)) {
+			family(f, "sluice_window_seconds", "gauge", "Aggregation window length.");
+			fprintf(f, "sluice_window_seconds %.9g\n", (double)v / 1e9);
+		}
+		one(f, "sluice_events_received_total", "counter", "Events received (statsd lines).",
+		    stats, "received");
+		one(f, "sluice_events_aggregated_total", "counter", "Events aggregated into windows.",
+		    stats, "aggregated");
+		drops(f, stats);
+		one(f, "sluice_packets_received_total", "counter", "Packets received by the workers.",
+		    pk, "received");
+		one(f, "sluice_packets_accepted_total", "counter",
+		    "Packets accepted as statsd datagrams.", pk, "accepted");
+		one(f, "sluice_received_bytes_total", "counter", "Bytes of packets received.", pk,
+		    "bytes");
+		if (json_is_array(cores)) {
+			per_elem(f, "sluice_core_packets_total", "counter",
+				 "Packets received per worker lcore.", cores, "lcore", "lcore",
+				 "packets");
+			per_elem(f, "sluice_core_received_bytes_total", "counter",
+				 "Bytes received per worker lcore.", cores, "lcore", "lcore", "bytes");
+			per_elem(f, "sluice_core_events_received_total", "counter",
+				 "Events received per worker lcore.", cores, "lcore", "lcore",
+				 "received");
+			per_elem(f, "sluice_core_events_aggregated_total", "counter",
+				 "Events aggregated per worker lcore.", cores, "lcore", "lcore",
+				 "aggregated");
+			per_elem(f, "sluice_core_window_rotations_total", "counter",
+				 "Window rotations per worker lcore.", cores, "lcore", "lcore",
+				 "rotations");
+			per_elem(f, "sluice_core_rx_paused_total", "counter",
+				 "Times a worker paused RX for backpressure.", cores, "lcore",
+				 "lcore", "rx_paused");
+		}
+		ports(f, stats);
+		storage(f, stats);
+	}
+	if (info != NULL) {
+		family(f, "sluice_lmdb_map_size_bytes", "gauge", "LMDB map size.");
+		fprintf(f, "sluice_lmdb_map_size_bytes %" PRIu64 "\n", info->map_size);
+		family(f, "sluice_lmdb_used_bytes", "gauge", "LMDB pages in use, in bytes.");
+		fprintf(f, "sluice_lmdb_used_bytes %" PRIu64 "\n", info->used_bytes);
+		family(f, "sluice_lmdb_records", "gauge", "Records in the store's windows table.");
+		fprintf(f, "sluice_lmdb_records %" PRIu64 "\n", info->records);
+	}
+}
+
+/* ---- stored windows as JSON (the format of sluicectl --json metrics) ---- */
+
+struct win_ctx {
+	FILE *f;
+	const char *name;
+	size_t name_len;
+	bool name_prefix;
+	uint64_t matched;
+	uint64_t skipped;
+	int err;
+};
+
+static bool
+has_sum(uint8_t type)
+{
+	return type == SL_METRIC_COUNTER || type == SL_METRIC_TIMER ||
+	       type == SL_METRIC_HISTOGRAM || type == SL_METRIC_DISTRIBUTION;
+}
+
+static bool
+has_minmax(uint8_t type)
+{
+	return type != SL_METRIC_COUNTER && type != SL_METRIC_SET;
+}
+
+/** Length of the valid UTF-8 sequence at @p p (0 if invalid). */
+static size_t
+utf8_seq(const uint8_t *p, size_t left)
+{
+	uint32_t cp;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (n > left)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/** A JSON string; invalid UTF-8 bytes become U+FFFD. */
+static void
+json_str(FILE *f, const uint8_t *p, size_t len)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < len;) {
+		uint8_t c = p[i];
+		size_t n;
+
+		if (c == '"' || c == '\\') {
+			fputc('\\', f);
+			fputc(c, f);
+			i++;
+		} else if (c < 0x20) {
+			if (c == '\n')
+				fputs("\\n", f);
+			else if (c == '\r')
+				fputs("\\r", f);
+			else if (c == '\t')
+				fputs("\\t", f);
+			else
+				fprintf(f, "\\u%04x", c);
+			i++;
+		} else {
+			n = utf8_seq(p + i, len - i);
+			if (n == 0) {
+				fputs("\\ufffd", f);
+				i++;
+			} else {
+				fwrite(p + i, 1, n, f);
+				i += n;
+			}
+		}
+	}
+	fputc('"', f);
+}
+
+/** True when @p s is a JSON number (RFC 8259 grammar). */
+static bool
+is_json_number(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (*s == '0')
+		s++;
+	else if (*s >= '1' && *s <= '9')
+		while (*s >= '0' && *s <= '9')
+			s++;
+	else
+		return false;
+	if (*s == '.') {
+		s++;
+		if (*s < '0' || *s > '9')
+			return false;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if (*s < '0' || *s > '9')
+			return false;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return *s == '\0';
+}
+
+static void
+json_double(FILE *f, const char *key, double v)
+{
+	if (isfinite(v))
+		fprintf(f, ",\"%s\":%.17g", key, v);
+	else
+		fprintf(f, ",\"%s\":null", key);
+}
+
+static void
+json_rec(FILE *f, bool first, uint64_t start_ns, uint64_t end_ns, const struct sl_agg_key *k,
+	 const struct sl_agg_state *st, uint64_t distinct, bool distinct_exact)
+{
+	uint8_t type = k->type;
+	char sum[128];
+
+	fprintf(f, "%s{\"window_start\":%" PRIu64 ",\"window_end\":%" PRIu64 ",\"name\":",
+		first ? "" : ",", start_ns, end_ns);
+	json_str(f, k->name.p, k->name.len);
+	fprintf(f, ",\"type\":\"%s\",\"tags\":{", sl_metric_type_str(type));
+	for (unsigned int i = 0; i < k->n_tags; i++) {
+		const struct sl_span *t = &k->tags[i];
+		const uint8_t *colon = memchr(t->p, ':', t->len);
+		size_t klen = colon ? (size_t)(colon - t->p) : t->len;
+
+		if (i > 0)
+			fputc(',', f);
+		json_str(f, t->p, klen);
+		fputc(':', f);
+		if (colon != NULL)
+			json_str(f, colon + 1, t->len - klen - 1);
+		else
+			fputs("\"\"", f);
+	}
+	fprintf(f, "},\"count\":%" PRIu64, st->count);
+	if (has_sum(type)) {
+		sl_agg_state_sum_format(st, sum, sizeof(sum));
+		if (is_json_number(sum))
+			fprintf(f, ",\"sum\":%s", sum);
+		else
+			fputs(",\"sum\":null", f);
+	}
+	if (has_minmax(type)) {
+		json_double(f, "min", st->count ? st->min : NAN);
+		json_double(f, "max", st->count ? st->max : NAN);
+	}
+	if (type == SL_METRIC_GAUGE)
+		json_double(f, "last", st->count ? st->last : NAN);
+	else if (has_sum(type) && type != SL_METRIC_COUNTER)
+		json_double(f, "avg", st->count ? sl_agg_state_sum(st) / (double)st->count : NAN);
+	if (type == SL_METRIC_SET)
+		fprintf(f, ",\"distinct\":%" PRIu64 ",\"distinct_exact\":%s", distinct,
+			distinct_exact ? "true" : "false");
+	fputc('}', f);
+}
+
+static int
+win_visit(uint32_t view, uint64_t start_ns, uint64_t end_ns, const uint8_t *key, uint32_t key_len,
+	  const uint8_t *val, uint32_t val_len, void *arg)
+{
+	struct win_ctx *c = arg;
+	struct sl_agg_set *set = NULL;
+	struct sl_agg_state st;
+	struct sl_agg_key k;
+	uint64_t distinct;
+	bool exact = true;
+	uint8_t type;
+	int rc;
+
+	(void)view;
+	if (sl_agg_key_decode(key, key_len, &k) < 0 || k.type >= SL_METRIC__MAX) {
+		c->skipped++;
+		return 0;
+	}
+	if (c->name != NULL &&
+	    (c->name_prefix ? k.name.len < c->name_len : k.name.len != c->name_len))
+		return 0;
+	if (c->name != NULL && memcmp(k.name.p, c->name, c->name_len) != 0)
+		return 0;
+	rc = sl_agg_state_deserialize(val, val_len, &type, &st, &set);
+	if (rc == -EINVAL || (rc == 0 && type != k.type)) {
+		sl_agg_set_destroy(set);
+		c->skipped++;
+		return 0;
+	}
+	if (rc < 0) {
+		c->err = rc;
+		return 1;
+	}
+	distinct = st.distinct;
+	if (set != NULL) {
+		distinct = sl_agg_set_count(set);
+		exact = sl_agg_set_is_exact(set);
+		sl_agg_set_destroy(set);
+	}
+	json_rec(c->f, c->matched == 0, start_ns, end_ns, &k, &st, distinct, exact);
+	c->matched++;
+	return 0;
+}
+
+int
+sl_ctld_windows_json(FILE *f, struct sl_store *s, uint64_t from_ns, uint64_t to_ns,
+		     const char *name, uint64_t *ret_skipped)
+{
+	struct win_ctx c = { .f = f, .name = name };
+	int rc;
+
+	if (name != NULL) {
+		c.name_len = strlen(name);
+		if (c.name_len > 0 && name[c.name_len - 1] == '*') {
+			c.name_prefix = true;
+			c.name_len--;
+		}
+	}
+	fputc('[', f);
+	rc = sl_store_scan(s, 0, from_ns, to_ns, win_visit, &c);
+	if (c.err < 0)
+		rc = c.err;
+	fputs("]\n", f);
+	*ret_skipped = c.skipped;
+	return rc < 0 ? rc : 0;
+}
