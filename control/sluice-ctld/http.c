@@ -19,7 +19,7 @@
 
 #include <sluice/common.h>
 
-#include "dp.h"
+#include "ctl_client.h"
 #include "http.h"
 #include "metrics.h"
 #include "store.h"
@@ -104,7 +104,7 @@ stats_get(struct sl_ctld *c, char **ret_raw, char *why, size_t cap)
 	json_t *j;
 	int rc;
 
-	rc = sl_ctld_dp_call(c->dp_sock, "stats\n", SL_CTLD_DP_TIMEOUT_MS, &buf, &len);
+	rc = sl_ctl_call(c->dp_sock, "stats\n", SL_CTLD_DP_TIMEOUT_MS, &buf, &len);
 	if (rc < 0) {
 		snprintf(why, cap, "dataplane unreachable at %s: %s", c->dp_sock, strerror(-rc));
 		return NULL;

@@ -6,9 +6,9 @@
  * @file
  * Prometheus exposition and stored windows as JSON (see metrics.h).
  *
- * The windows JSON repeats the record format of control/sluicectl/cmd_metrics.c
- * (its emitter is static and tied to sluicectl's options); the integration test
- * ctld_test.sh compares the two byte for byte so that they cannot drift apart.
+ * The windows JSON is written by control/lib/record_json.c, the emitter of
+ * `sluicectl --json metrics` too; the integration test ctld_test.sh compares
+ * the two byte for byte.
  */
 
 #include <errno.h>
@@ -19,8 +19,8 @@
 
 #include <sluice/common.h>
 
-#include "agg.h"
 #include "metrics.h"
+#include "record_json.h"
 
 /* ---- Prometheus text format 0.0.4 ---- */
 
@@ -320,208 +320,23 @@ sl_ctld_prom_write(FILE *f, json_t *stats, const struct sl_store_info *info)
 
 struct win_ctx {
 	FILE *f;
-	const char *name;
-	size_t name_len;
-	bool name_prefix;
+	struct sl_ctl_name_filter nf;
 	uint64_t matched;
 	uint64_t skipped;
 	int err;
 };
-
-static bool
-has_sum(uint8_t type)
-{
-	return type == SL_METRIC_COUNTER || type == SL_METRIC_TIMER ||
-	       type == SL_METRIC_HISTOGRAM || type == SL_METRIC_DISTRIBUTION;
-}
-
-static bool
-has_minmax(uint8_t type)
-{
-	return type != SL_METRIC_COUNTER && type != SL_METRIC_SET;
-}
-
-/** Length of the valid UTF-8 sequence at @p p (0 if invalid). */
-static size_t
-utf8_seq(const uint8_t *p, size_t left)
-{
-	uint32_t cp;
-	size_t n;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (n > left)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/** A JSON string; invalid UTF-8 bytes become U+FFFD. */
-static void
-json_str(FILE *f, const uint8_t *p, size_t len)
-{
-	fputc('"', f);
-	for (size_t i = 0; i < len;) {
-		uint8_t c = p[i];
-		size_t n;
-
-		if (c == '"' || c == '\\') {
-			fputc('\\', f);
-			fputc(c, f);
-			i++;
-		} else if (c < 0x20) {
-			if (c == '\n')
-				fputs("\\n", f);
-			else if (c == '\r')
-				fputs("\\r", f);
-			else if (c == '\t')
-				fputs("\\t", f);
-			else
-				fprintf(f, "\\u%04x", c);
-			i++;
-		} else {
-			n = utf8_seq(p + i, len - i);
-			if (n == 0) {
-				fputs("\\ufffd", f);
-				i++;
-			} else {
-				fwrite(p + i, 1, n, f);
-				i += n;
-			}
-		}
-	}
-	fputc('"', f);
-}
-
-/** True when @p s is a JSON number (RFC 8259 grammar). */
-static bool
-is_json_number(const char *s)
-{
-	if (*s == '-')
-		s++;
-	if (*s == '0')
-		s++;
-	else if (*s >= '1' && *s <= '9')
-		while (*s >= '0' && *s <= '9')
-			s++;
-	else
-		return false;
-	if (*s == '.') {
-		s++;
-		if (*s < '0' || *s > '9')
-			return false;
-		while (*s >= '0' && *s <= '9')
-			s++;
-	}
-	if (*s == 'e' || *s == 'E') {
-		s++;
-		if (*s == '+' || *s == '-')
-			s++;
-		if (*s < '0' || *s > '9')
-			return false;
-		while (*s >= '0' && *s <= '9')
-			s++;
-	}
-	return *s == '\0';
-}
-
-static void
-json_double(FILE *f, const char *key, double v)
-{
-	if (isfinite(v))
-		fprintf(f, ",\"%s\":%.17g", key, v);
-	else
-		fprintf(f, ",\"%s\":null", key);
-}
-
-static void
-json_rec(FILE *f, bool first, uint64_t start_ns, uint64_t end_ns, const struct sl_agg_key *k,
-	 const struct sl_agg_state *st, uint64_t distinct, bool distinct_exact)
-{
-	uint8_t type = k->type;
-	char sum[128];
-
-	fprintf(f, "%s{\"window_start\":%" PRIu64 ",\"window_end\":%" PRIu64 ",\"name\":",
-		first ? "" : ",", start_ns, end_ns);
-	json_str(f, k->name.p, k->name.len);
-	fprintf(f, ",\"type\":\"%s\",\"tags\":{", sl_metric_type_str(type));
-	for (unsigned int i = 0; i < k->n_tags; i++) {
-		const struct sl_span *t = &k->tags[i];
-		const uint8_t *colon = memchr(t->p, ':', t->len);
-		size_t klen = colon ? (size_t)(colon - t->p) : t->len;
-
-		if (i > 0)
-			fputc(',', f);
-		json_str(f, t->p, klen);
-		fputc(':', f);
-		if (colon != NULL)
-			json_str(f, colon + 1, t->len - klen - 1);
-		else
-			fputs("\"\"", f);
-	}
-	fprintf(f, "},\"count\":%" PRIu64, st->count);
-	if (has_sum(type)) {
-		sl_agg_state_sum_format(st, sum, sizeof(sum));
-		if (is_json_number(sum))
-			fprintf(f, ",\"sum\":%s", sum);
-		else
-			fputs(",\"sum\":null", f);
-	}
-	if (has_minmax(type)) {
-		json_double(f, "min", st->count ? st->min : NAN);
-		json_double(f, "max", st->count ? st->max : NAN);
-	}
-	if (type == SL_METRIC_GAUGE)
-		json_double(f, "last", st->count ? st->last : NAN);
-	else if (has_sum(type) && type != SL_METRIC_COUNTER)
-		json_double(f, "avg", st->count ? sl_agg_state_sum(st) / (double)st->count : NAN);
-	if (type == SL_METRIC_SET)
-		fprintf(f, ",\"distinct\":%" PRIu64 ",\"distinct_exact\":%s", distinct,
-			distinct_exact ? "true" : "false");
-	fputc('}', f);
-}
 
 static int
 win_visit(uint32_t view, uint64_t start_ns, uint64_t end_ns, const uint8_t *key, uint32_t key_len,
 	  const uint8_t *val, uint32_t val_len, void *arg)
 {
 	struct win_ctx *c = arg;
-	struct sl_agg_set *set = NULL;
-	struct sl_agg_state st;
-	struct sl_agg_key k;
-	uint64_t distinct;
-	bool exact = true;
-	uint8_t type;
+	struct sl_ctl_record rec = { .start_ns = start_ns, .end_ns = end_ns };
 	int rc;
 
 	(void)view;
-	if (sl_agg_key_decode(key, key_len, &k) < 0 || k.type >= SL_METRIC__MAX) {
-		c->skipped++;
-		return 0;
-	}
-	if (c->name != NULL &&
-	    (c->name_prefix ? k.name.len < c->name_len : k.name.len != c->name_len))
-		return 0;
-	if (c->name != NULL && memcmp(k.name.p, c->name, c->name_len) != 0)
-		return 0;
-	rc = sl_agg_state_deserialize(val, val_len, &type, &st, &set);
-	if (rc == -EINVAL || (rc == 0 && type != k.type)) {
-		sl_agg_set_destroy(set);
+	rc = sl_ctl_record_decode(&c->nf, key, key_len, val, val_len, &rec, NULL);
+	if (rc == -EINVAL) {
 		c->skipped++;
 		return 0;
 	}
@@ -529,13 +344,9 @@ win_visit(uint32_t view, uint64_t start_ns, uint64_t end_ns, const uint8_t *key,
 		c->err = rc;
 		return 1;
 	}
-	distinct = st.distinct;
-	if (set != NULL) {
-		distinct = sl_agg_set_count(set);
-		exact = sl_agg_set_is_exact(set);
-		sl_agg_set_destroy(set);
-	}
-	json_rec(c->f, c->matched == 0, start_ns, end_ns, &k, &st, distinct, exact);
+	if (rc == 0)
+		return 0;
+	sl_ctl_record_json(c->f, c->matched == 0, &rec, NULL, NULL);
 	c->matched++;
 	return 0;
 }
@@ -544,16 +355,10 @@ int
 sl_ctld_windows_json(FILE *f, struct sl_store *s, uint64_t from_ns, uint64_t to_ns,
 		     const char *name, uint64_t *ret_skipped)
 {
-	struct win_ctx c = { .f = f, .name = name };
+	struct win_ctx c = { .f = f };
 	int rc;
 
-	if (name != NULL) {
-		c.name_len = strlen(name);
-		if (c.name_len > 0 && name[c.name_len - 1] == '*') {
-			c.name_prefix = true;
-			c.name_len--;
-		}
-	}
+	sl_ctl_name_filter_init(&c.nf, name);
 	fputc('[', f);
 	rc = sl_store_scan(s, 0, from_ns, to_ns, win_visit, &c);
 	if (c.err < 0)

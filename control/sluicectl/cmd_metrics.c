@@ -37,6 +37,7 @@
 
 #include "agg.h"
 #include "cmd.h"
+#include "record_json.h"
 #include "store.h"
 
 #define SL_METRICS_DB_DEFAULT "/var/lib/sluice"
@@ -70,8 +71,7 @@ struct metrics_opts {
 	uint64_t from_ns;
 	uint64_t to_ns;
 	const char *name; /**< NULL: every name. */
-	size_t name_len;  /**< Bytes to compare (without the '*'). */
-	bool name_prefix;
+	struct sl_ctl_name_filter nf; /**< --name. */
 	bool json;
 	bool summary;
 	bool by;          /**< --by: roll records up. */
@@ -82,16 +82,6 @@ struct metrics_opts {
 	enum metrics_sort sort;
 	uint64_t limit;   /**< 0: every row. */
 	bool buffered;    /**< --by or --sort: rows are kept, sorted and printed after the scan. */
-};
-
-/** One decoded record. Spans point into the scanned key (valid during the callback). */
-struct metrics_rec {
-	uint64_t start_ns;
-	uint64_t end_ns;
-	struct sl_agg_key key;
-	struct sl_agg_state st;
-	uint64_t distinct;
-	bool distinct_exact;
 };
 
 /** Distinct group keys (exact: keys are compared byte by byte). */
@@ -320,245 +310,16 @@ parse_time(const char *s, uint64_t *ret_ns)
 	return secs_to_ns((int64_t)v, frac, ret_ns);
 }
 
-/* ---- record decoding ---- */
-
-static bool
-name_matches(const struct metrics_opts *o, const struct sl_span *name)
-{
-	if (o->name == NULL)
-		return true;
-	if (o->name_prefix)
-		return name->len >= o->name_len && memcmp(name->p, o->name, o->name_len) == 0;
-	return name->len == o->name_len && memcmp(name->p, o->name, o->name_len) == 0;
-}
-
-/**
- * Decode one record into @p rec. With @p ret_set, a set's members are returned
- * there (caller destroys; NULL when the record holds none) and rec->distinct
- * is not filled.
- * @return 1 when it matches the filters, 0 when not, -EINVAL when malformed, -ENOMEM.
- */
-static int
-rec_decode(const struct metrics_opts *o, const uint8_t *key, uint32_t key_len,
-	   const uint8_t *val, uint32_t val_len, struct metrics_rec *rec,
-	   struct sl_agg_set **ret_set)
-{
-	struct sl_agg_set *set = NULL;
-	uint8_t type;
-	int rc;
-
-	if (sl_agg_key_decode(key, key_len, &rec->key) < 0 || rec->key.type >= SL_METRIC__MAX)
-		return -EINVAL;
-	if (!name_matches(o, &rec->key.name))
-		return 0;
-	rc = sl_agg_state_deserialize(val, val_len, &type, &rec->st, &set);
-	if (rc < 0)
-		return rc;
-	if (type != rec->key.type) {
-		sl_agg_set_destroy(set);
-		return -EINVAL;
-	}
-	rec->distinct = rec->st.distinct;
-	rec->distinct_exact = true;
-	if (ret_set != NULL) {
-		*ret_set = set;
-		return 1;
-	}
-	if (set != NULL) {
-		rec->distinct = sl_agg_set_count(set);
-		rec->distinct_exact = sl_agg_set_is_exact(set);
-		sl_agg_set_destroy(set);
-	}
-	return 1;
-}
-
-static bool
-has_sum(uint8_t type)
-{
-	return type == SL_METRIC_COUNTER || type == SL_METRIC_TIMER ||
-	       type == SL_METRIC_HISTOGRAM || type == SL_METRIC_DISTRIBUTION;
-}
-
-static bool
-has_minmax(uint8_t type)
-{
-	return type != SL_METRIC_COUNTER && type != SL_METRIC_SET;
-}
-
 /* ---- JSON output ---- */
-
-/** Length of the valid UTF-8 sequence at @p p (0 if invalid). */
-static size_t
-utf8_seq(const uint8_t *p, size_t left)
-{
-	uint32_t cp;
-	size_t n;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (n > left)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and values past U+10FFFF are not UTF-8. */
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/** A JSON string; invalid UTF-8 bytes become U+FFFD. */
-static void
-json_str(FILE *f, const uint8_t *p, size_t len)
-{
-	fputc('"', f);
-	for (size_t i = 0; i < len;) {
-		uint8_t c = p[i];
-		size_t n;
-
-		if (c == '"' || c == '\\') {
-			fputc('\\', f);
-			fputc(c, f);
-			i++;
-		} else if (c < 0x20) {
-			switch (c) {
-			case '\n':
-				fputs("\\n", f);
-				break;
-			case '\r':
-				fputs("\\r", f);
-				break;
-			case '\t':
-				fputs("\\t", f);
-				break;
-			default:
-				fprintf(f, "\\u%04x", c);
-			}
-			i++;
-		} else {
-			n = utf8_seq(p + i, len - i);
-			if (n == 0) {
-				fputs("\\ufffd", f);
-				i++;
-			} else {
-				fwrite(p + i, 1, n, f);
-				i += n;
-			}
-		}
-	}
-	fputc('"', f);
-}
-
-/** True when @p s is a JSON number (RFC 8259 grammar). */
-static bool
-is_json_number(const char *s)
-{
-	if (*s == '-')
-		s++;
-	if (*s == '0')
-		s++;
-	else if (*s >= '1' && *s <= '9')
-		while (*s >= '0' && *s <= '9')
-			s++;
-	else
-		return false;
-	if (*s == '.') {
-		s++;
-		if (*s < '0' || *s > '9')
-			return false;
-		while (*s >= '0' && *s <= '9')
-			s++;
-	}
-	if (*s == 'e' || *s == 'E') {
-		s++;
-		if (*s == '+' || *s == '-')
-			s++;
-		if (*s < '0' || *s > '9')
-			return false;
-		while (*s >= '0' && *s <= '9')
-			s++;
-	}
-	return *s == '\0';
-}
-
-/** ,"key":value with %.17g; JSON has no inf or nan: those are null. */
-static void
-json_double(FILE *f, const char *key, double v)
-{
-	if (isfinite(v))
-		fprintf(f, ",\"%s\":%.17g", key, v);
-	else
-		fprintf(f, ",\"%s\":null", key);
-}
 
 /**
  * One record as a JSON object. With --by, its tags are the --by values (one
  * per --by tag, in order) and the window is the span of the merged windows.
  */
 static void
-json_rec(FILE *f, bool first, const struct metrics_opts *o, const struct metrics_rec *r)
+metrics_json_rec(FILE *f, bool first, const struct metrics_opts *o, const struct sl_ctl_record *r)
 {
-	uint8_t type = r->key.type;
-	char sum[128];
-
-	fprintf(f, "%s{\"window_start\":%" PRIu64 ",\"window_end\":%" PRIu64 ",\"name\":",
-		first ? "" : ",", r->start_ns, r->end_ns);
-	json_str(f, r->key.name.p, r->key.name.len);
-	fprintf(f, ",\"type\":\"%s\",\"tags\":{", sl_metric_type_str(type));
-	for (unsigned int i = 0; i < r->key.n_tags; i++) {
-		const struct sl_span *t = &r->key.tags[i];
-		const uint8_t *colon = memchr(t->p, ':', t->len);
-		size_t klen = colon ? (size_t)(colon - t->p) : t->len;
-
-		if (i > 0)
-			fputc(',', f);
-		if (o->by) {
-			json_str(f, (const uint8_t *)o->by_tag[i], o->by_tag_len[i]);
-			fputc(':', f);
-			json_str(f, t->p, t->len);
-			continue;
-		}
-		json_str(f, t->p, klen);
-		fputc(':', f);
-		if (colon != NULL)
-			json_str(f, colon + 1, t->len - klen - 1);
-		else
-			fputs("\"\"", f);
-	}
-	fprintf(f, "},\"count\":%" PRIu64, r->st.count);
-
-	if (has_sum(type)) {
-		/* The exact decimal, spliced in as a raw number: a double would round it. */
-		sl_agg_state_sum_format(&r->st, sum, sizeof(sum));
-		if (is_json_number(sum))
-			fprintf(f, ",\"sum\":%s", sum);
-		else
-			fputs(",\"sum\":null", f);
-	}
-	if (has_minmax(type)) {
-		json_double(f, "min", r->st.count ? r->st.min : NAN);
-		json_double(f, "max", r->st.count ? r->st.max : NAN);
-	}
-	if (type == SL_METRIC_GAUGE)
-		json_double(f, "last", r->st.count ? r->st.last : NAN);
-	else if (has_sum(type) && type != SL_METRIC_COUNTER)
-		json_double(f, "avg",
-			    r->st.count ? sl_agg_state_sum(&r->st) / (double)r->st.count : NAN);
-	if (type == SL_METRIC_SET)
-		fprintf(f, ",\"distinct\":%" PRIu64 ",\"distinct_exact\":%s", r->distinct,
-			r->distinct_exact ? "true" : "false");
-	fputc('}', f);
+	sl_ctl_record_json(f, first, r, o->by ? o->by_tag : NULL, o->by ? o->by_tag_len : NULL);
 }
 
 /* ---- human table ---- */
@@ -687,7 +448,7 @@ tab_layout_init(struct tab_layout *l, const struct metrics_opts *o)
 
 /** One record as a table row, in the columns of tab_layout_init(). */
 static int
-tab_rec(struct sl_tab *tab, const struct metrics_opts *o, const struct metrics_rec *r)
+tab_rec(struct sl_tab *tab, const struct metrics_opts *o, const struct sl_ctl_record *r)
 {
 	char win[112], name[SL_NAME_MAX + 1], tags[SL_KEY_MAX + SL_TAGS_MAX + 1];
 	char vals[SL_METRICS_BY_MAX][SL_TAG_MAX + 1];
@@ -733,11 +494,11 @@ tab_rec(struct sl_tab *tab, const struct metrics_opts *o, const struct metrics_r
 
 	snprintf(num[COL_COUNT], sizeof(num[0]), "%" PRIu64, r->st.count);
 	numc[COL_COUNT] = num[COL_COUNT];
-	if (has_sum(type)) {
+	if (sl_ctl_type_has_sum(type)) {
 		fmt_sum(&r->st, num[COL_SUM], sizeof(num[0]));
 		numc[COL_SUM] = num[COL_SUM];
 	}
-	if (has_minmax(type) && r->st.count > 0) {
+	if (sl_ctl_type_has_minmax(type) && r->st.count > 0) {
 		fmt_num(r->st.min, num[COL_MIN], sizeof(num[0]));
 		fmt_num(r->st.max, num[COL_MAX], sizeof(num[0]));
 		numc[COL_MIN] = num[COL_MIN];
@@ -842,7 +603,7 @@ sum_window(struct type_sum *ts, uint64_t start_ns)
 
 static int
 summary_rec(struct metrics_ctx *ctx, const uint8_t *key, uint32_t key_len,
-	    const struct metrics_rec *r)
+	    const struct sl_ctl_record *r)
 {
 	struct type_sum *ts = &ctx->types[r->key.type];
 	int rc = keyset_add(&ctx->groups, key, key_len);
@@ -1042,7 +803,7 @@ roll_find(struct roll *ro, const struct metrics_opts *o, const uint8_t *key, uin
 
 /** Merge a record into its row; takes @p set. @return 0, -ENOMEM or -EFBIG. */
 static int
-roll_merge(struct roll *ro, struct roll_row *row, const struct metrics_rec *rec,
+roll_merge(struct roll *ro, struct roll_row *row, const struct sl_ctl_record *rec,
 	   struct sl_agg_set *set)
 {
 	uint64_t before;
@@ -1122,14 +883,14 @@ row_sort_val(const struct roll_row *r, enum metrics_sort sort, double *ret_v, bo
 		*ret_v = (double)r->st.count;
 		return true;
 	case SORT_SUM:
-		if (!has_sum(type))
+		if (!sl_ctl_type_has_sum(type))
 			return false;
 		*ret_v = sl_agg_state_sum(&r->st);
 		*ret_exact = r->st.sum_float == 0;
 		*ret_fixed = r->st.sum_fixed;
 		return !isnan(*ret_v);
 	case SORT_AVG:
-		if (!has_sum(type) || type == SL_METRIC_COUNTER || r->st.count == 0)
+		if (!sl_ctl_type_has_sum(type) || type == SL_METRIC_COUNTER || r->st.count == 0)
 			return false;
 		*ret_v = sl_agg_state_sum(&r->st) / (double)r->st.count;
 		return !isnan(*ret_v);
@@ -1190,7 +951,7 @@ roll_sort(struct roll *ro, const struct metrics_opts *o)
  */
 static int
 roll_add(struct metrics_ctx *ctx, const uint8_t *key, uint32_t key_len,
-	 const struct metrics_rec *rec, struct sl_agg_set *set)
+	 const struct sl_ctl_record *rec, struct sl_agg_set *set)
 {
 	const struct metrics_opts *o = ctx->o;
 	struct roll *ro = &ctx->roll;
@@ -1278,9 +1039,9 @@ roll_finish(struct roll *ro, const struct metrics_opts *o)
 	roll_sort(ro, o);
 }
 
-/** A row as a record for json_rec() and tab_rec(); spans point into the row. */
+/** A row as a record for metrics_json_rec() and tab_rec(); spans point into the row. */
 static void
-row_rec(const struct roll_row *r, struct metrics_rec *rec)
+row_rec(const struct roll_row *r, struct sl_ctl_record *rec)
 {
 	rec->start_ns = r->start_ns;
 	rec->end_ns = r->end_ns;
@@ -1298,13 +1059,13 @@ metrics_visit(uint32_t view, uint64_t start_ns, uint64_t end_ns, const uint8_t *
 {
 	struct metrics_ctx *ctx = arg;
 	const struct metrics_opts *o = ctx->o;
-	struct metrics_rec rec = { .start_ns = start_ns, .end_ns = end_ns };
+	struct sl_ctl_record rec = { .start_ns = start_ns, .end_ns = end_ns };
 	struct sl_agg_set *set = NULL;
 	int rc;
 
 	(void)view;
 	/* Only --by needs the members of a set: to union them. */
-	rc = rec_decode(o, key, key_len, val, val_len, &rec, o->by ? &set : NULL);
+	rc = sl_ctl_record_decode(&o->nf, key, key_len, val, val_len, &rec, o->by ? &set : NULL);
 	if (rc == -EINVAL) {
 		ctx->skipped++;
 		return 0;
@@ -1318,7 +1079,7 @@ metrics_visit(uint32_t view, uint64_t start_ns, uint64_t end_ns, const uint8_t *
 	else if (o->buffered)
 		rc = roll_add(ctx, key, key_len, &rec, set);
 	else if (o->json)
-		json_rec(ctx->json, ctx->matched == 0, o, &rec);
+		metrics_json_rec(ctx->json, ctx->matched == 0, o, &rec);
 	else if (ctx->tab.nrows < SL_METRICS_ROWS_MAX)
 		rc = tab_rec(&ctx->tab, o, &rec);
 	else
@@ -1399,12 +1160,12 @@ metrics_run(const struct metrics_opts *o)
 		roll_finish(&ctx.roll, o);
 
 	if (o->buffered && o->json) {
-		struct metrics_rec rec;
+		struct sl_ctl_record rec;
 
 		fputc('[', stdout);
 		for (size_t i = 0; i < ctx.roll.nrows; i++) {
 			row_rec(&ctx.roll.rows[i], &rec);
-			json_rec(stdout, i == 0, o, &rec);
+			metrics_json_rec(stdout, i == 0, o, &rec);
 		}
 		fputs("]\n", stdout);
 		ret = SL_EXIT_OK;
@@ -1434,7 +1195,7 @@ metrics_run(const struct metrics_opts *o)
 	} else {
 		rc = 0;
 		for (size_t i = 0; i < ctx.roll.nrows && rc == 0; i++) {
-			struct metrics_rec rec;
+			struct sl_ctl_record rec;
 
 			if (ctx.tab.nrows == SL_METRICS_ROWS_MAX) {
 				ctx.more = ctx.roll.nrows - i;
@@ -1648,15 +1409,9 @@ cmd_metrics(const struct sl_cmd *cmd, int argc, char **argv, bool json)
 	if (o.summary && (o.by || o.sort != SORT_NONE || o.limit > 0))
 		return sl_ctl_usage_err(cmd, "--summary does not go with --by, --sort or --limit");
 	o.buffered = o.by || o.sort != SORT_NONE;
-	if (o.name != NULL) {
-		o.name_len = strlen(o.name);
-		if (o.name_len > 0 && o.name[o.name_len - 1] == '*') {
-			o.name_prefix = true;
-			o.name_len--;
-		}
-		if (o.name_len == 0 && !o.name_prefix)
-			return sl_ctl_usage_err(cmd, "empty --name");
-	}
+	sl_ctl_name_filter_init(&o.nf, o.name);
+	if (o.name != NULL && o.nf.len == 0 && !o.nf.prefix)
+		return sl_ctl_usage_err(cmd, "empty --name");
 	return metrics_run(&o);
 }
 

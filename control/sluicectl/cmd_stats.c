@@ -16,12 +16,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,175 +27,22 @@
 #include <sluice/common.h>
 
 #include "cmd.h"
+#include "ctl_client.h"
 
 #define SL_STATS_SOCKET_DEFAULT "/run/sluice/sluiced.sock"
 #define SL_STATS_SOCKET_ENV "SLUICE_CTL_SOCKET"
-#define SL_STATS_REPLY_MAX (1u << 20)
+#define SL_STATS_REPLY_MAX SL_CTL_REPLY_MAX
 #define SL_STATS_TIMEOUT_MS 5000
 /** Report lines wrap here. */
 #define SL_STATS_LINE_MAX 96
 /** 2000-01-01T00:00:00Z: smaller "times" are durations, not wall-clock. */
 #define SL_STATS_EPOCH_MIN_NS (946684800ULL * SL_NS_PER_SEC)
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-remaining_ms(int64_t deadline)
-{
-	int64_t left = deadline - now_ms();
-
-	return left > 0 ? (int)left : 0;
-}
-
-/** Connect to @p path before @p deadline. @return the fd, or -errno. */
-static int
-stats_connect(const char *path, int64_t deadline)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, rc;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-		if (rc == 0)
-			return fd;
-		/* A unix listener with a full backlog says EAGAIN: retry until the deadline. */
-		if (errno == EAGAIN && remaining_ms(deadline) > 0) {
-			poll(NULL, 0, 10);
-			continue;
-		}
-		if (errno == EINPROGRESS) {
-			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-			socklen_t len = sizeof(rc);
-
-			if (poll(&pfd, 1, remaining_ms(deadline)) <= 0) {
-				errno = ETIMEDOUT;
-				break;
-			}
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &rc, &len) < 0)
-				break;
-			if (rc == 0)
-				return fd;
-			errno = rc;
-		}
-		break;
-	}
-	rc = -errno;
-	close(fd);
-	return rc;
-}
-
-/** Send all of @p buf before @p deadline. @return 0 or -errno. */
-static int
-stats_send(int fd, const char *buf, size_t len, int64_t deadline)
-{
-	while (len > 0) {
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		ssize_t n;
-
-		if (poll(&pfd, 1, remaining_ms(deadline)) <= 0)
-			return -ETIMEDOUT;
-		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/**
- * Read one reply line (without its '\n'; end of stream also ends it) before
- * @p deadline into a new NUL-terminated buffer.
- * @return 0, -ETIMEDOUT, -EMSGSIZE (longer than SL_STATS_REPLY_MAX), -ENODATA
- *         (closed without a byte), -ENOMEM or another -errno.
- */
-static int
-stats_recv_line(int fd, int64_t deadline, char **ret_buf, size_t *ret_len)
-{
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap + 1), *nl = NULL;
-	int rc = 0;
-
-	if (buf == NULL)
-		return -ENOMEM;
-	while (nl == NULL) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (len == cap) {
-			char *nbuf;
-
-			/* Room for SL_STATS_REPLY_MAX bytes and the '\n'. */
-			if (cap > SL_STATS_REPLY_MAX) {
-				rc = -EMSGSIZE;
-				goto out;
-			}
-			cap = cap * 2 < SL_STATS_REPLY_MAX + 1 ? cap * 2 : SL_STATS_REPLY_MAX + 1;
-			nbuf = realloc(buf, cap + 1);
-			if (nbuf == NULL) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			buf = nbuf;
-		}
-		rc = poll(&pfd, 1, remaining_ms(deadline));
-		if (rc < 0 && errno == EINTR)
-			continue;
-		if (rc <= 0) {
-			rc = rc == 0 ? -ETIMEDOUT : -errno;
-			goto out;
-		}
-		n = recv(fd, buf + len, cap - len, 0);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		nl = memchr(buf + len, '\n', (size_t)n);
-		len += (size_t)n;
-	}
-	rc = 0;
-	if (nl != NULL)
-		len = (size_t)(nl - buf);
-	else if (len == 0)
-		rc = -ENODATA;
-	if (len > SL_STATS_REPLY_MAX)
-		rc = -EMSGSIZE;
-out:
-	if (rc < 0) {
-		free(buf);
-		return rc;
-	}
-	buf[len] = '\0';
-	*ret_buf = buf;
-	*ret_len = len;
-	return 0;
-}
-
 /** Ask sluiced for its stats. Errors are printed here. @return SL_EXIT_*. */
 static int
 stats_fetch(const char *path, json_t **ret_root)
 {
-	int64_t deadline = now_ms() + SL_STATS_TIMEOUT_MS;
+	int64_t deadline = sl_ctl_deadline(SL_STATS_TIMEOUT_MS);
 	static const char req[] = "stats\n";
 	json_error_t jerr;
 	char *buf = NULL;
@@ -206,16 +50,16 @@ stats_fetch(const char *path, json_t **ret_root)
 	json_t *root;
 	int fd, rc;
 
-	fd = stats_connect(path, deadline);
+	fd = sl_ctl_connect(path, deadline);
 	if (fd < 0) {
 		rc = -fd;
 		sl_ctl_err("cannot connect to %s: %s%s", path, strerror(rc),
 			   rc == ENOENT || rc == ECONNREFUSED ? " (is sluiced running?)" : "");
 		return SL_EXIT_RUNTIME;
 	}
-	rc = stats_send(fd, req, sizeof(req) - 1, deadline);
+	rc = sl_ctl_send(fd, req, sizeof(req) - 1, deadline);
 	if (rc == 0)
-		rc = stats_recv_line(fd, deadline, &buf, &len);
+		rc = sl_ctl_recv_line(fd, deadline, &buf, &len);
 	close(fd);
 	switch (rc) {
 	case 0:

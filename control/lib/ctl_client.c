@@ -4,8 +4,7 @@
 
 /**
  * @file
- * Request/reply on sluiced's control socket (see dp.h). The protocol is the
- * one sluicectl stats speaks: a request line, one reply line.
+ * Request/reply on sluiced's control socket (see ctl_client.h).
  */
 
 #include <errno.h>
@@ -18,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dp.h"
+#include "ctl_client.h"
 
 static int64_t
 now_ms(void)
@@ -30,15 +29,21 @@ now_ms(void)
 }
 
 static int
-left_ms(int64_t deadline)
+remaining_ms(int64_t deadline)
 {
 	int64_t left = deadline - now_ms();
 
 	return left > 0 ? (int)left : 0;
 }
 
-static int
-dp_connect(const char *path, int64_t deadline)
+int64_t
+sl_ctl_deadline(int timeout_ms)
+{
+	return now_ms() + timeout_ms;
+}
+
+int
+sl_ctl_connect(const char *path, int64_t deadline)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, rc;
@@ -46,14 +51,16 @@ dp_connect(const char *path, int64_t deadline)
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
+
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	for (;;) {
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+		if (rc == 0)
 			return fd;
-		/* A unix listener with a full backlog says EAGAIN. */
-		if (errno == EAGAIN && left_ms(deadline) > 0) {
+		/* A unix listener with a full backlog says EAGAIN: retry until the deadline. */
+		if (errno == EAGAIN && remaining_ms(deadline) > 0) {
 			poll(NULL, 0, 10);
 			continue;
 		}
@@ -61,7 +68,7 @@ dp_connect(const char *path, int64_t deadline)
 			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 			socklen_t len = sizeof(rc);
 
-			if (poll(&pfd, 1, left_ms(deadline)) <= 0) {
+			if (poll(&pfd, 1, remaining_ms(deadline)) <= 0) {
 				errno = ETIMEDOUT;
 				break;
 			}
@@ -78,14 +85,14 @@ dp_connect(const char *path, int64_t deadline)
 	return rc;
 }
 
-static int
-dp_send(int fd, const char *buf, size_t len, int64_t deadline)
+int
+sl_ctl_send(int fd, const char *buf, size_t len, int64_t deadline)
 {
 	while (len > 0) {
 		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 		ssize_t n;
 
-		if (poll(&pfd, 1, left_ms(deadline)) <= 0)
+		if (poll(&pfd, 1, remaining_ms(deadline)) <= 0)
 			return -ETIMEDOUT;
 		n = send(fd, buf, len, MSG_NOSIGNAL);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -98,8 +105,8 @@ dp_send(int fd, const char *buf, size_t len, int64_t deadline)
 	return 0;
 }
 
-static int
-dp_recv_line(int fd, int64_t deadline, char **ret_buf, size_t *ret_len)
+int
+sl_ctl_recv_line(int fd, int64_t deadline, char **ret_buf, size_t *ret_len)
 {
 	size_t len = 0, cap = 4096;
 	char *buf = malloc(cap + 1), *nl = NULL;
@@ -114,11 +121,12 @@ dp_recv_line(int fd, int64_t deadline, char **ret_buf, size_t *ret_len)
 		if (len == cap) {
 			char *nbuf;
 
-			if (cap > SL_CTLD_DP_REPLY_MAX) {
+			/* Room for SL_CTL_REPLY_MAX bytes and the '\n'. */
+			if (cap > SL_CTL_REPLY_MAX) {
 				rc = -EMSGSIZE;
 				goto fail;
 			}
-			cap = cap * 2 < SL_CTLD_DP_REPLY_MAX + 1 ? cap * 2 : SL_CTLD_DP_REPLY_MAX + 1;
+			cap = cap * 2 < SL_CTL_REPLY_MAX + 1 ? cap * 2 : SL_CTL_REPLY_MAX + 1;
 			nbuf = realloc(buf, cap + 1);
 			if (nbuf == NULL) {
 				rc = -ENOMEM;
@@ -126,7 +134,7 @@ dp_recv_line(int fd, int64_t deadline, char **ret_buf, size_t *ret_len)
 			}
 			buf = nbuf;
 		}
-		rc = poll(&pfd, 1, left_ms(deadline));
+		rc = poll(&pfd, 1, remaining_ms(deadline));
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc <= 0) {
@@ -145,13 +153,13 @@ dp_recv_line(int fd, int64_t deadline, char **ret_buf, size_t *ret_len)
 		nl = memchr(buf + len, '\n', (size_t)n);
 		len += (size_t)n;
 	}
-	if (nl != NULL)
+	if (nl != NULL) {
 		len = (size_t)(nl - buf);
-	else if (len == 0) {
+	} else if (len == 0) {
 		rc = -ENODATA;
 		goto fail;
 	}
-	if (len > SL_CTLD_DP_REPLY_MAX) {
+	if (len > SL_CTL_REPLY_MAX) {
 		rc = -EMSGSIZE;
 		goto fail;
 	}
@@ -165,18 +173,17 @@ fail:
 }
 
 int
-sl_ctld_dp_call(const char *path, const char *req, int timeout_ms, char **ret_buf,
-		size_t *ret_len)
+sl_ctl_call(const char *path, const char *req, int timeout_ms, char **ret_buf, size_t *ret_len)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = sl_ctl_deadline(timeout_ms);
 	int fd, rc;
 
-	fd = dp_connect(path, deadline);
+	fd = sl_ctl_connect(path, deadline);
 	if (fd < 0)
 		return fd;
-	rc = dp_send(fd, req, strlen(req), deadline);
+	rc = sl_ctl_send(fd, req, strlen(req), deadline);
 	if (rc == 0)
-		rc = dp_recv_line(fd, deadline, ret_buf, ret_len);
+		rc = sl_ctl_recv_line(fd, deadline, ret_buf, ret_len);
 	close(fd);
 	return rc;
 }
