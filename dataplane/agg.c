@@ -314,7 +314,7 @@ sl_agg_state_merge(struct sl_agg_state *dst, const struct sl_agg_state *src)
 		dst->last_ns = src->last_ns;
 	}
 	dst->count += src->count;
-	dst->sum_fixed += src->sum_fixed;
+	sl_sum_add(&dst->sum_fixed, &dst->sum_float, src->sum_fixed);
 	dst->sum_float += src->sum_float;
 	if (src->min < dst->min)
 		dst->min = src->min;
@@ -394,7 +394,7 @@ state_update(struct sl_agg_state *st, const struct sl_statsd_event *ev, uint64_t
 	switch (ev->type) {
 	case SL_METRIC_COUNTER:
 		if (exact_increment(ev, &inc))
-			st->sum_fixed += inc;
+			sl_sum_add(&st->sum_fixed, &st->sum_float, inc);
 		else
 			st->sum_float += ev->value / ev->rate;
 		break;
@@ -412,7 +412,7 @@ state_update(struct sl_agg_state *st, const struct sl_statsd_event *ev, uint64_t
 	case SL_METRIC_HISTOGRAM:
 	case SL_METRIC_DISTRIBUTION:
 		if (ev->value_exact)
-			st->sum_fixed += ev->value_micro;
+			sl_sum_add(&st->sum_fixed, &st->sum_float, ev->value_micro);
 		else
 			st->sum_float += ev->value;
 		if (ev->value < st->min)

@@ -61,6 +61,24 @@ struct sl_agg_state {
 
 struct sl_agg_table; /**< Opaque; one block of memory, see sl_agg_table_memsize(). */
 
+/**
+ * Add @p inc micro-units to an exact sum. Past the 128-bit range (1.7e32 in
+ * units: only reachable with corrupted or hostile stored states) the sum
+ * carries on in floating point instead of overflowing.
+ */
+static inline void
+sl_sum_add(__int128 *fixed, double *flt, __int128 inc)
+{
+	__int128 r;
+
+	if (__builtin_add_overflow(*fixed, inc, &r)) {
+		*flt += (double)*fixed / 1e6 + (double)inc / 1e6;
+		*fixed = 0;
+	} else {
+		*fixed = r;
+	}
+}
+
 /** Bytes needed for a table with these limits (a multiple of 64). */
 size_t sl_agg_table_memsize(const struct sl_agg_limits *lim);
 

@@ -503,7 +503,7 @@ sl_view_state_merge(const struct sl_view_plan *p, void *dst, struct sl_agg_set *
 			struct sl_view_sum *a = d;
 			const struct sl_view_sum *b = s;
 
-			a->fixed += b->fixed;
+			sl_sum_add(&a->fixed, &a->flt, b->fixed);
 			a->flt += b->flt;
 			a->n += b->n;
 			break;
@@ -926,7 +926,7 @@ sl_view_table_update(struct sl_view_table *t, const struct sl_event *ev, uint64_
 			if (f == NULL)
 				break;
 			if (f->num_exact)
-				a->fixed += f->num_micro;
+				sl_sum_add(&a->fixed, &a->flt, f->num_micro);
 			else
 				a->flt += f->num;
 			a->n++;
