@@ -53,6 +53,7 @@
 #include <sluice/common.h>
 
 #include "agg.h"
+#include "config.h"
 #include "parse.h"
 #include "store.h"
 
@@ -148,57 +149,21 @@ usage(FILE *f)
 		"  -h, --help              this help\n");
 }
 
+/* A window length: sl_config_duration_parse() syntax, from 1 ms to 24 h. */
 static int
 parse_duration(const char *s, uint64_t *ret_ns)
 {
-	static const struct {
-		const char *suffix;
-		uint64_t mult;
-	} units[] = {
-		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", SL_NS_PER_SEC },
-		{ "m", 60 * SL_NS_PER_SEC }, { "h", 3600 * SL_NS_PER_SEC }, { "", SL_NS_PER_SEC },
-	};
-	char *end;
-	double v;
+	uint64_t ns;
+	int rc = sl_config_duration_parse(s, &ns);
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || v <= 0)
-		return -EINVAL;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].suffix) == 0) {
-			double ns = v * (double)units[i].mult;
-
-			if (ns < 1e6 || ns > 86400e9)
-				return -ERANGE;
-			*ret_ns = (uint64_t)ns;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-static int
-parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || s[0] == '-')
-		return -EINVAL;
-	switch (*end) {
-	case 'K': case 'k': v <<= 10; end++; break;
-	case 'M': v <<= 20; end++; break;
-	case 'G': case 'g': v <<= 30; end++; break;
-	default: break;
-	}
-	if (*end != '\0' || v < min || v > max)
+	if (rc != 0)
+		return rc;
+	if (ns < 1000000 || ns > 86400 * SL_NS_PER_SEC)
 		return -ERANGE;
-	*ret = v;
+	*ret_ns = ns;
 	return 0;
 }
+
 
 static int
 parse_args(int argc, char **argv, struct kb_conf *c)
@@ -247,31 +212,31 @@ parse_args(int argc, char **argv, struct kb_conf *c)
 				c->exit_when_idle_ns = (uint64_t)(secs * 1e9);
 			break;
 		case O_GROUPS:
-			if (parse_u64(optarg, 1, 1u << 24, &v) != 0)
+			if (sl_config_size_parse(optarg, 1, 1u << 24, &v) != 0)
 				bad = "--max-groups: expected 1..16777216";
 			else
 				c->lim.max_groups = (uint32_t)v;
 			break;
 		case O_MEMBERS:
-			if (parse_u64(optarg, 1, 1u << 26, &v) != 0)
+			if (sl_config_size_parse(optarg, 1, 1u << 26, &v) != 0)
 				bad = "--max-set-members: expected 1..67108864";
 			else
 				c->lim.max_set_members = (uint32_t)v;
 			break;
 		case O_MAP:
-			if (parse_u64(optarg, 1u << 20, 1ull << 40, &v) != 0)
+			if (sl_config_size_parse(optarg, 1u << 20, 1ull << 40, &v) != 0)
 				bad = "--map-size: expected 1M..1024G";
 			else
 				c->map_size = v;
 			break;
 		case O_RCVBUF:
-			if (parse_u64(optarg, 4096, 1u << 30, &v) != 0)
+			if (sl_config_size_parse(optarg, 4096, 1u << 30, &v) != 0)
 				bad = "--rcvbuf: expected 4K..1G";
 			else
 				c->rcvbuf = v;
 			break;
 		case O_CPU:
-			if (parse_u64(optarg, 0, CPU_SETSIZE - 1, &v) != 0)
+			if (sl_config_size_parse(optarg, 0, CPU_SETSIZE - 1, &v) != 0)
 				bad = "--cpu: expected a CPU number";
 			else
 				c->cpu = (int)v;

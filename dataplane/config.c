@@ -1817,3 +1817,25 @@ sl_config_equal(const struct sl_config *a, const struct sl_config *b)
 	}
 	return true;
 }
+
+int
+sl_config_size_parse(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || s[0] == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 'K': case 'k': v <<= 10; end++; break;
+	case 'M': v <<= 20; end++; break;
+	case 'G': case 'g': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end != '\0' || v < min || v > max)
+		return -ERANGE;
+	*ret = v;
+	return 0;
+}

@@ -249,6 +249,15 @@ void sl_config_error_print(const struct sl_config_error *err, FILE *f);
 int sl_config_duration_parse(const char *s, uint64_t *ret_ns);
 
 /**
+ * Parse a command-line size or count: decimal digits with an optional K, M or
+ * G suffix (powers of 1024), within [min, max].
+ *
+ * @param[out] ret  Set on success only.
+ * @return 0, -EINVAL (not a number) or -ERANGE (out of [min, max]).
+ */
+int sl_config_size_parse(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
+
+/**
  * Format a duration the way sl_config_duration_parse() reads it, in the
  * largest unit that is exact ("7d", "90s", "1500ms", "0").
  */
