@@ -1190,7 +1190,8 @@ views_truth_open(struct gen *g)
 	FILE *f;
 	int rc;
 
-	rc = sl_gen_views_create(g->cfg, &g->names, g->max_back_ms * GEN_NS_PER_MS, &g->views);
+	rc = sl_gen_views_create(g->cfg, &g->names, g->max_back_ms * GEN_NS_PER_MS, o->queues,
+				 &g->views);
 	if (rc < 0)
 		return rc;
 	f = fopen(o->truth, "w");
@@ -1912,7 +1913,12 @@ rev_place(struct gen *g, struct sl_gen_event *ev, int64_t dt_ms)
 	g->dg_lines++;
 	g->next_event++;
 	if (g->views != NULL) {
-		rc = sl_gen_views_add(g->views, ev, g->dg_ts_us * 1000);
+		/*
+		 * The queue of the datagram that holds the event: its source's, as
+		 * dgram_close() picks the pcap file (the producer with --producers).
+		 */
+		rc = sl_gen_views_add(g->views, ev, (g->dg_store - 1) % g->o.queues,
+				      g->dg_ts_us * 1000);
 		if (rc < 0)
 			return rc;
 	}
@@ -2112,7 +2118,8 @@ usage(FILE *f)
 		"                          (default 10s); json/binary take the views' windows\n"
 		"  --queues Q              RSS queues, 1..%u; with Q > 1, --pcap out.pcap writes\n"
 		"                          out.q0.pcap, out.q1.pcap, ... and store (producer) n\n"
-		"                          goes to queue (n - 1) %% Q (default %u)\n"
+		"                          goes to queue (n - 1) %% Q; json/binary: each queue\n"
+		"                          has its own watermark in the truth (default %u)\n"
 		"  --pcap FILE             write the datagrams to FILE (default: none)\n"
 		"  --dst-port P            UDP destination port of the frames, 1..65535 (default:\n"
 		"                          statsd 8125; json and binary: the port of that format\n"
@@ -2167,9 +2174,17 @@ usage(FILE *f)
 		"\"totals\" per view. Values are exact over the events that are not late: sums\n"
 		"as exact decimals, avg the correctly rounded mean, last the value of the\n"
 		"greatest time (then the greatest value), quantiles the element of rank\n"
-		"floor(q (n - 1)) of the sorted values, topk by count then item bytes. An\n"
-		"event is late for a window [s, e) when e + allowed_lateness <= the largest\n"
-		"event time sent before it (in send order, over all events).\n"
+		"floor(q (n - 1)) of the sorted values, topk by count then item bytes.\n"
+		"Lateness, as sluiced's worker cores judge it: M is the largest event time of\n"
+		"the events sent before on the same queue (every event counts; with --queues 1\n"
+		"all events share one M; with Q > 1 the truth puts source n's datagrams on\n"
+		"queue (n - 1) %% Q, as the pcap files, whatever the sink). An event at time t\n"
+		"of an event-time view is late when the end of its slice, floor(t / slide) *\n"
+		"slide + slide (a tumbling window's end), + allowed_lateness <= M; it is then\n"
+		"late for every window that holds it, in no value and counted once in the\n"
+		"view's late total. With keep_late a row's \"late\" counts its late events and a\n"
+		"group with only late events has a row of count 0; without, \"late\" is 0 and\n"
+		"there is no such row.\n"
 		"\n"
 		"DPDK TX mode: when the arguments hold '--', those before it go to the EAL and\n"
 		"the Ethernet/IPv4/UDP frames (the same as in the pcap) leave through port N in\n"

@@ -7,7 +7,8 @@
  *
  * The truth keeps, per view, the windows that later events can still reach,
  * sorted by start. A window holds one record per matched event (its group key,
- * its dimension values, its time and whether it was late); nothing is
+ * its dimension values, its time and whether it was late: late events are
+ * kept only for keep_late views, the others show in no row); nothing is
  * aggregated until the window is written, when the records are sorted by
  * group and every aggregate is computed exactly from them: sums in 128-bit
  * micro-units, quantiles from the sorted values, distinct and top-k from the
@@ -330,7 +331,7 @@ struct view {
 	uint32_t hint;         /* index of the window found last */
 	uint64_t written_end;  /* windows ending at or before this were written */
 	uint64_t events;       /* events that matched where */
-	uint64_t late;
+	uint64_t late;         /* late events among them, each counted once */
 	uint64_t rows;
 };
 
@@ -358,7 +359,8 @@ struct sl_gen_views {
 	struct view *views;
 	uint32_t n_views;
 	bool any_event;        /* some view windows by event time */
-	uint64_t max_ts_ns;    /* M: the largest event time sent so far */
+	uint64_t *max_ts_ns;   /* M per queue: the largest event time sent so far on it */
+	uint32_t n_queues;
 	uint64_t rows;
 	struct win *pool[WIN_POOL_MAX];
 	uint32_t n_pool;
@@ -372,12 +374,22 @@ struct sl_gen_views {
 	uint32_t cap_items;
 };
 
+/*
+ * The watermark model of sluiced: each worker core reads its RX queue(s) in
+ * order and keeps its own M; sliding windows are stored as slices of `slide`,
+ * so lateness is decided once per event, by its slice.
+ */
 static const char late_rule[] =
-	"events in send order; M = the largest event time of the events sent before; an "
-	"event is late for a window [s, e) of an event-time view that contains its time when "
-	"e + allowed_lateness <= M; a late event counts in that window's and group's late and "
-	"not in its values; arrival-time views window by the datagram timestamp and have no "
-	"late events";
+	"events in send order; the datagrams of source n (the store, or the producer with "
+	"producers) go to queue (n - 1) % queues; M = the largest event time of the events "
+	"sent before on the same queue (with queues 1: of all the events sent before), every "
+	"event counting whatever view it matches; an event of an event-time view at time t is "
+	"late when floor(t / slide) * slide + slide + allowed_lateness <= M (the end of its "
+	"slice; for a tumbling window, the window's end), and then late for every window that "
+	"contains it: in no value, counted once in the view's late total; a row's late is the "
+	"number of late events of its window and group with keep_late, else 0; a group whose "
+	"events of a window were all late has a row (count 0) with keep_late, else none; "
+	"arrival-time views window by the datagram timestamp and have no late events";
 
 bool
 sl_gen_views_have_arrival(const struct sl_config *cfg)
@@ -421,6 +433,7 @@ sl_gen_views_destroy(struct sl_gen_views *v)
 		free(vw->open);
 	}
 	free(v->views);
+	free(v->max_ts_ns);
 	for (uint32_t i = 0; i < v->n_pool; i++)
 		win_free(v->pool[i]);
 	free(v->runs);
@@ -468,7 +481,7 @@ view_compile(struct sl_gen_views *v, struct view *vw, const struct sl_config_vie
 
 int
 sl_gen_views_create(const struct sl_config *cfg, const struct sl_gen_names *nm,
-		    uint64_t max_back_ns, struct sl_gen_views **ret)
+		    uint64_t max_back_ns, uint32_t n_queues, struct sl_gen_views **ret)
 {
 	struct sl_gen_views *v;
 	int rc = -ENOMEM;
@@ -479,6 +492,11 @@ sl_gen_views_create(const struct sl_config *cfg, const struct sl_gen_names *nm,
 	v->cfg = cfg;
 	v->nm = *nm;
 	v->max_back_ns = max_back_ns;
+	assert(n_queues >= 1);
+	v->n_queues = n_queues;
+	v->max_ts_ns = calloc(n_queues, sizeof(*v->max_ts_ns));
+	if (v->max_ts_ns == NULL)
+		goto err;
 	v->n_views = cfg->n_views;
 	v->views = calloc(cfg->n_views > 0 ? cfg->n_views : 1, sizeof(*v->views));
 	if (v->views == NULL)
@@ -672,10 +690,15 @@ win_append(struct win *w, const struct rec *r)
 }
 
 int
-sl_gen_views_add(struct sl_gen_views *v, const struct sl_gen_event *ev, uint64_t arrival_ns)
+sl_gen_views_add(struct sl_gen_views *v, const struct sl_gen_event *ev, uint32_t queue,
+		 uint64_t arrival_ns)
 {
 	uint64_t t_ev = ev->ts_ms * 1000000ULL;
+	uint64_t *m;
 	struct rec r;
+
+	assert(queue < v->n_queues);
+	m = &v->max_ts_ns[queue];
 
 	for (uint32_t d = 0; d < DIM__MAX; d++)
 		r.v[d] = dim_get(ev, (enum dim)d);
@@ -696,28 +719,35 @@ sl_gen_views_add(struct sl_gen_views *v, const struct sl_gen_event *ev, uint64_t
 		r.g[0] = (uint64_t)g[0] << 32 | g[1];
 		r.g[1] = (uint64_t)g[2] << 32 | g[3];
 		r.t_ns = vw->arrival ? arrival_ns : t_ev;
-		/* Every window [s, s + size) with s a multiple of slide that holds t. */
+		/*
+		 * Late by its slice [last, last + slide): the dataplane stores sliding
+		 * windows as slices, so one decision holds for every window with it.
+		 */
 		last = r.t_ns / cv->window_slide_ns * cv->window_slide_ns;
+		r.late = !vw->arrival && last + cv->window_slide_ns + cv->allowed_lateness_ns <= *m;
+		vw->late += r.late;
+		/* Every window [s, s + size) with s a multiple of slide that holds t. */
 		span = cv->window_size_ns - cv->window_slide_ns;
 		first = last >= span ? last - span : 0;
 		for (uint64_t s = first; s <= last; s += cv->window_slide_ns) {
-			uint64_t end = s + cv->window_size_ns;
 			struct win *w;
 
 			/* The caller's max_back_ns promise: a written window gets nothing more. */
-			if (end <= vw->written_end)
+			if (s + cv->window_size_ns <= vw->written_end)
 				return -ERANGE;
+			/* Without keep_late a late event shows nowhere in the rows. */
+			if (r.late && !cv->keep_late)
+				continue;
 			w = win_get(v, vw, s);
 			if (w == NULL)
 				return -ENOMEM;
-			r.late = !vw->arrival && end + cv->allowed_lateness_ns <= v->max_ts_ns;
-			vw->late += r.late;
 			if (win_append(w, &r) < 0)
 				return -ENOMEM;
 		}
 	}
-	if (t_ev > v->max_ts_ns)
-		v->max_ts_ns = t_ev;
+	/* After the event: M is the largest time of the events sent *before* on the queue. */
+	if (t_ev > *m)
+		*m = t_ev;
 	return 0;
 }
 
@@ -1036,6 +1066,7 @@ row_write(struct sl_gen_views *v, struct view *vw, const struct win *w, const st
 			break;
 		}
 	}
+	/* Without keep_late no late record is kept (sl_gen_views_add()): 0. */
 	fprintf(f, "},\"late\":%u}", r->hi - r->lo - on_time);
 	v->rows++;
 	vw->rows++;

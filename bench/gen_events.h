@@ -16,9 +16,11 @@
  *
  * The views truth (struct sl_gen_views) follows a loaded configuration: each
  * view's where, group_by, window (tumbling or sliding), time (event or
- * arrival), allowed_lateness and aggregates. It is fed the events in send
- * order and writes one JSON row per (view, window, group), in the shape of
- * `sluicectl query --json`, as soon as no later event can reach the window.
+ * arrival), allowed_lateness, keep_late and aggregates. It is fed the events
+ * in send order, each with the RX queue its datagram goes to (lateness is
+ * judged per queue, as sluiced's worker cores do), and writes one JSON row per
+ * (view, window, group), in the shape of `sluicectl query --json`, as soon as
+ * no later event can reach the window.
  * The rules (lateness, ties, formats) are documented in sl_gen_views_begin()
  * and in the "late_rule" field it writes.
  *
@@ -101,11 +103,12 @@ struct sl_gen_views; /**< Opaque: the open windows of every view. */
  * @param cfg  Borrowed; must outlive the object.
  * @param max_back_ns  No event time is earlier than its datagram's base time
  *                     (sl_gen_views_advance()) minus this.
+ * @param n_queues  RX queues (>= 1): each has its own watermark M.
  * @param[out] ret  Set on success only; release with sl_gen_views_destroy().
  * @return 0, or -ENOMEM.
  */
 int sl_gen_views_create(const struct sl_config *cfg, const struct sl_gen_names *nm,
-			uint64_t max_back_ns, struct sl_gen_views **ret);
+			uint64_t max_back_ns, uint32_t n_queues, struct sl_gen_views **ret);
 
 /**
  * Write `"late_rule":"...","view_defs":[...],\n"views":[\n` to @p f (borrowed
@@ -121,10 +124,12 @@ int sl_gen_views_create(const struct sl_config *cfg, const struct sl_gen_names *
  * last and quantiles); avg, the correctly rounded mean; last, the value of the
  * greatest view time, then the greatest value; quantiles, the element of rank
  * floor(q (n - 1)) of the sorted values; distinct; top-k by count descending,
- * then item bytes. Only "amount" is a number. "late" counts the row's late
- * events (late_rule); a group whose events were all late has a row with
- * count 0. Rows are sorted by window end, view (config order), then group
- * values bytewise, dimension by dimension.
+ * then item bytes. Only "amount" is a number. An event is late by its slice
+ * and its queue's watermark (late_rule), and then for every window holding
+ * it. With keep_late, "late" counts the row's late events and a group whose
+ * events were all late has a row with count 0; without, "late" is 0 and such
+ * a group has no row. Rows are sorted by window end, view (config order),
+ * then group values bytewise, dimension by dimension.
  */
 void sl_gen_views_begin(struct sl_gen_views *v, FILE *f);
 
@@ -138,16 +143,21 @@ void sl_gen_views_begin(struct sl_gen_views *v, FILE *f);
 int sl_gen_views_advance(struct sl_gen_views *v, uint64_t base_ns, uint64_t arrival_ns);
 
 /**
- * Account one event, in send order, received at @p arrival_ns (its
- * datagram's timestamp).
+ * Account one event, in send order, received on RX queue @p queue
+ * (< n_queues) at @p arrival_ns (its datagram's timestamp). It is judged
+ * against the largest event time sent before it on that queue, which it then
+ * raises.
  *
- * @return 0, or -ENOMEM.
+ * @return 0, -ENOMEM, or -ERANGE when it reaches a window already written
+ *         (the max_back_ns promise was broken).
  */
-int sl_gen_views_add(struct sl_gen_views *v, const struct sl_gen_event *ev, uint64_t arrival_ns);
+int sl_gen_views_add(struct sl_gen_views *v, const struct sl_gen_event *ev, uint32_t queue,
+		     uint64_t arrival_ns);
 
 /**
  * Write every remaining window, then `\n],\n"totals":[...]` (per view: events
- * matched, late, rows). The caller closes the enclosing object.
+ * matched, late events among them, each counted once however many windows
+ * hold it, and rows). The caller closes the enclosing object.
  *
  * @return 0, or -ENOMEM.
  */

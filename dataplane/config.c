@@ -1603,12 +1603,18 @@ static const char default_yaml[] =
 	"    where: {event: purchase}\n"
 	"    group_by: [store]\n"
 	"    window: {size: 10s}\n"
+	"    allowed_lateness: 30s\n"
+	"    keep_late: true\n"
+	"    max_groups: 10000\n"
 	"    aggregates: [count, \"sum(amount)\", \"avg(amount)\", \"min(amount)\", \"max(amount)\",\n"
 	"                 \"last(amount)\", \"quantiles(amount, [0.5, 0.9, 0.99])\"]\n"
 	"  - name: popular\n"
 	"    where: {event: purchase}\n"
 	"    group_by: [store]\n"
 	"    window: {size: 10s}\n"
+	"    allowed_lateness: 30s\n"
+	"    keep_late: true\n"
+	"    max_groups: 10000\n"
 	"    aggregates: [\"topk(sku, 10)\"]\n";
 
 const char *

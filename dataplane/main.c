@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <rte_eal.h>
@@ -38,6 +39,9 @@
 #include "merge.h"
 #include "port.h"
 #include "store.h"
+#include "view.h"
+#include "vmerge.h"
+#include "vwin.h"
 #include "worker.h"
 #ifdef SL_HAVE_XDP /* --- XDP (ebpf/loader.h): sluice's program on net_af_xdp ports --- */
 #include <net/if.h>
@@ -53,12 +57,13 @@ RTE_LOG_REGISTER(sl_logtype_main, sluice.dp.main, INFO);
 #define DEFAULT_XDP_PIN_DIR "/sys/fs/bpf/sluice"
 
 struct app_conf {
+	const char *config_path;  /* NULL: the built-in default */
 	const char *db;
 	const char *ctl_socket;
 	uint64_t window_ns;
 	uint64_t exit_when_idle_ns;
 	uint64_t map_size;
-	uint16_t udp_port;
+	uint16_t udp_port;        /* --statsd-port; 0: the config's */
 	enum sl_time_mode time_mode;
 	uint32_t idle_sleep_us;
 	uint32_t n_mbufs;
@@ -66,8 +71,22 @@ struct app_conf {
 	struct sl_agg_limits lim;
 };
 
+/* A view slice table: mmap()ed, so that only the groups used take memory. */
+struct vtab_mem {
+	void *p;
+	size_t len;
+};
+
 struct app {
 	struct app_conf conf;
+	struct sl_config *cfg;
+	struct sl_config_input inputs[SL_CONFIG_INPUTS_MAX]; /* cfg's, --statsd-port applied */
+	uint32_t n_inputs;
+	struct sl_view_plan **plans;      /* cfg->n_views */
+	struct sl_vmerge_view *vviews;    /* cfg->n_views */
+	struct sl_vmerge *vmerge;
+	struct vtab_mem *vtabs;
+	uint32_t n_vtabs;
 	struct sl_worker *workers;
 	unsigned int n_workers;
 	struct sl_merge *merge;
@@ -92,8 +111,9 @@ usage(FILE *f)
 	fprintf(f,
 		"Usage: sluiced [EAL options] -- [options]\n"
 		"\n"
-		"The sluice dataplane: receives statsd/DogStatsD datagrams on every DPDK port,\n"
-		"aggregates them per core into windows, and commits closed windows to LMDB.\n"
+		"The sluice dataplane: receives statsd/DogStatsD, JSON lines and sluice binary\n"
+		"datagrams on every DPDK port, aggregates them per core into windows (statsd\n"
+		"metrics) and the configured views, and commits closed windows to LMDB.\n"
 		"\n"
 		"EAL options (see DPDK's documentation), for example:\n"
 		"  -l 0-2                  main lcore 0 (control), workers on lcores 1 and 2\n"
@@ -102,12 +122,16 @@ usage(FILE *f)
 		"  --file-prefix NAME      run beside other DPDK processes\n"
 		"\n"
 		"Options:\n"
+		"  --config FILE           inputs, limits, retention and views (YAML,\n"
+		"                          docs/configuration.md; default: the built-in retail\n"
+		"                          views, 'sluicectl config default')\n"
 		"  --db DIR                LMDB directory (default %s)\n"
-		"  --window DURATION       window length: 10s, 500ms, 1m, ... (default 10s)\n"
+		"  --window DURATION       statsd window length: 10s, 500ms, 1m, ... (default 10s)\n"
 		"  --ctl-socket PATH       control socket, mode 0660 (default %s)\n"
 		"  --exit-when-idle SECS   after SECS without packets, commit every open window\n"
 		"                          and exit 0 (default 0: never). SIGINT/SIGTERM do the same\n"
-		"  --statsd-port PORT      UDP destination port of statsd traffic (default 8125)\n"
+		"  --statsd-port PORT      UDP destination port of statsd traffic (default: the\n"
+		"                          config's statsd input, 8125)\n"
 		"  --time MODE             auto|rx|wall: window time from the port's RX timestamp\n"
 		"                          (pcap capture time) or the wall clock (default auto:\n"
 		"                          RX timestamp when the port gives one)\n"
@@ -143,9 +167,10 @@ parse_duration(const char *s, uint64_t *ret_ns)
 static int
 parse_args(int argc, char **argv, struct app_conf *c)
 {
-	enum { O_DB = 256, O_WINDOW, O_SOCK, O_IDLE, O_PORT, O_TIME, O_GROUPS, O_MEMBERS,
+	enum { O_CONFIG = 255, O_DB = 256, O_WINDOW, O_SOCK, O_IDLE, O_PORT, O_TIME, O_GROUPS, O_MEMBERS,
 	       O_MAP, O_SLEEP, O_MBUFS, O_XDP_PIN };
 	static const struct option opts[] = {
+		{ "config", required_argument, NULL, O_CONFIG },
 		{ "db", required_argument, NULL, O_DB },
 		{ "window", required_argument, NULL, O_WINDOW },
 		{ "ctl-socket", required_argument, NULL, O_SOCK },
@@ -171,6 +196,9 @@ parse_args(int argc, char **argv, struct app_conf *c)
 		char *end;
 
 		switch (opt) {
+		case O_CONFIG:
+			c->config_path = optarg;
+			break;
 		case O_DB:
 			c->db = optarg;
 			break;
@@ -314,6 +342,37 @@ jb_drops(struct jbuf *b, const uint64_t *drops)
 	jb(b, "}");
 }
 
+/* ,"views":[...] per view (summed over cores) and ,"views_storage":{...}. */
+static void
+jb_views(struct app *app, struct jbuf *b)
+{
+	struct sl_vmerge_stats vs = { 0 };
+
+	jb(b, ",\"views\":[");
+	for (uint32_t i = 0; app->cfg != NULL && app->vmerge != NULL && i < app->cfg->n_views; i++) {
+		struct sl_vwin_stats s = { 0 };
+
+		for (unsigned int k = 0; k < app->n_workers; k++)
+			sl_vwin_stats_read(&app->workers[k].vw.v[i], &s);
+		jb(b, "%s{\"name\":\"%s\",\"id\":%u,\"matched\":%" PRIu64 ",\"aggregated\":%" PRIu64
+		   ",\"late\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"overflow_events\":%" PRIu64
+		   ",\"missing_field_events\":%" PRIu64 ",\"slices_closed\":%" PRIu64
+		   ",\"slices_forced\":%" PRIu64 ",\"late_unattributed\":%" PRIu64 "}",
+		   i ? "," : "", app->cfg->views[i].name, app->vviews[i].id, s.matched, s.aggregated,
+		   s.late, s.dropped, s.overflow_events, s.missing_field_events, s.slices_closed,
+		   s.slices_forced, s.late_unattributed);
+	}
+	if (app->vmerge != NULL)
+		sl_vmerge_stats_read(app->vmerge, &vs);
+	jb(b, "],\"views_storage\":{\"slices_committed\":%" PRIu64 ",\"slices_amended\":%" PRIu64
+	   ",\"records_written\":%" PRIu64 ",\"commit_errors\":%" PRIu64 ",\"records_lost\":%" PRIu64
+	   ",\"merge_errors\":%" PRIu64 ",\"late_notes\":%" PRIu64 ",\"late_updates\":%" PRIu64
+	   ",\"retention_deleted\":%" PRIu64
+	   ",\"pending\":%" PRIu64 ",\"last_commit_ns\":%" PRIu64 "}", vs.slices_committed,
+	   vs.slices_amended, vs.records_written, vs.commit_errors, vs.records_lost, vs.merge_errors,
+	   vs.late_notes, vs.late_updates, vs.retention_deleted, vs.pending, vs.last_commit_ns);
+}
+
 static int
 cmd_stats(const char *cmd, const char *args, char *out, size_t cap, void *arg)
 {
@@ -390,7 +449,9 @@ cmd_stats(const char *cmd, const char *args, char *out, size_t cap, void *arg)
 	   ms.pending_windows, ms.last_commit_ns, ms.partials, ms.busy_ns);
 	for (unsigned int i = 0; i < SL_MERGE_HIST_BUCKETS; i++)
 		jb(&b, "%s%" PRIu64, i ? "," : "", ms.commit_us_log2[i]);
-	jb(&b, "]}}");
+	jb(&b, "]}");
+	jb_views(app, &b);
+	jb(&b, "}");
 	return b.overflow ? -1 : (int)b.len;
 }
 
@@ -445,6 +506,271 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 
 /* ---- setup ---- */
 
+/* Load the configuration (or the built-in one) and apply --statsd-port. */
+static int
+config_setup(struct app *app)
+{
+	struct sl_config_error err;
+	struct sl_config *cfg;
+	uint32_t k;
+	int rc;
+
+	if (app->conf.config_path != NULL)
+		rc = sl_config_load_file(app->conf.config_path, &app->cfg, &err);
+	else
+		rc = sl_config_load_string(sl_config_default_yaml(), strlen(sl_config_default_yaml()),
+					   "<built-in default>", &app->cfg, &err);
+	if (rc != 0) {
+		fputs("sluiced: ", stderr);
+		sl_config_error_print(&err, stderr);
+		return -EINVAL;
+	}
+	cfg = app->cfg;
+	app->n_inputs = cfg->n_inputs;
+	memcpy(app->inputs, cfg->inputs, cfg->n_inputs * sizeof(cfg->inputs[0]));
+	if (app->conf.udp_port != 0) {
+		for (k = 0; k < app->n_inputs; k++)
+			if (app->inputs[k].port == app->conf.udp_port &&
+			    app->inputs[k].format != SL_CONFIG_FORMAT_STATSD) {
+				fprintf(stderr, "sluiced: --statsd-port %u is the %s input of the "
+					"configuration\n", app->conf.udp_port,
+					sl_config_format_name(app->inputs[k].format));
+				return -EINVAL;
+			}
+		for (k = 0; k < app->n_inputs; k++)
+			if (app->inputs[k].format == SL_CONFIG_FORMAT_STATSD)
+				break;
+		if (k == app->n_inputs) {
+			if (app->n_inputs == SL_CONFIG_INPUTS_MAX) {
+				fprintf(stderr, "sluiced: --statsd-port: the configuration already "
+					"has %u inputs\n", SL_CONFIG_INPUTS_MAX);
+				return -EINVAL;
+			}
+			app->n_inputs++;
+			app->inputs[k].format = SL_CONFIG_FORMAT_STATSD;
+		}
+		app->inputs[k].port = app->conf.udp_port;
+	}
+	app->plans = calloc(cfg->n_views ? cfg->n_views : 1, sizeof(*app->plans));
+	app->vviews = calloc(cfg->n_views ? cfg->n_views : 1, sizeof(*app->vviews));
+	if (app->plans == NULL || app->vviews == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < cfg->n_views; i++) {
+		const struct sl_config_view *v = &cfg->views[i];
+
+		rc = sl_view_plan_create(v, NULL, &app->plans[i]);
+		if (rc != 0) {
+			fprintf(stderr, "sluiced: view '%s': %s\n", v->name, strerror(-rc));
+			return rc;
+		}
+		if (sl_vwin_slots_needed(v->window_slide_ns, v->allowed_lateness_ns) >
+		    SL_VWIN_SLOTS_MAX) {
+			fprintf(stderr, "sluiced: view '%s': allowed_lateness is more than %u "
+				"slides: raise the slide or lower the lateness\n", v->name,
+				SL_VWIN_SLOTS_MAX - 2);
+			return -EINVAL;
+		}
+		app->vviews[i].plan = app->plans[i];
+		app->vviews[i].slide_ns = v->window_slide_ns;
+		app->vviews[i].retention_ns = v->retention_ns;
+	}
+	return 0;
+}
+
+/* The definition text of view @p i: a configuration holding only that view. */
+static char *
+view_def(const struct sl_config *cfg, uint32_t i, size_t *len)
+{
+	struct sl_config one = *cfg;
+	char *buf = NULL;
+	FILE *f;
+
+	one.views = &cfg->views[i];
+	one.n_views = 1;
+	f = open_memstream(&buf, len);
+	if (f == NULL)
+		return NULL;
+	if (sl_config_dump(&one, f) != 0) {
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Can records written with view @p a be read and merged with the plan of @p b? */
+static bool
+view_compatible(const struct sl_config_view *a, const struct sl_config_view *b)
+{
+	if (a->n_group_by != b->n_group_by || a->n_aggs != b->n_aggs ||
+	    a->window_slide_ns != b->window_slide_ns)
+		return false;
+	for (uint32_t i = 0; i < a->n_group_by; i++)
+		if (strcmp(a->group_by[i], b->group_by[i]) != 0)
+			return false;
+	for (uint32_t i = 0; i < a->n_aggs; i++) {
+		const struct sl_config_agg *x = &a->aggs[i], *y = &b->aggs[i];
+
+		if (x->kind != y->kind || x->k != y->k || x->n_quantiles != y->n_quantiles ||
+		    (x->field == NULL) != (y->field == NULL) ||
+		    (x->field != NULL && strcmp(x->field, y->field) != 0) ||
+		    memcmp(x->quantiles, y->quantiles, sizeof(x->quantiles)) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Give every view its record id: the registered one when the stored
+ * definition is compatible (its text is updated), a new one otherwise.
+ */
+static int
+views_register(struct app *app)
+{
+	const struct sl_config *cfg = app->cfg;
+
+	for (uint32_t i = 0; i < cfg->n_views; i++) {
+		const struct sl_config_view *v = &cfg->views[i];
+		struct sl_config *old = NULL;
+		char *def, *olddef = NULL;
+		size_t len, oldlen = 0;
+		bool fresh = true;
+		uint32_t id;
+		int rc;
+
+		def = view_def(cfg, i, &len);
+		if (def == NULL)
+			return -ENOMEM;
+		rc = sl_store_view_lookup(app->store, v->name, &id, &olddef, &oldlen);
+		if (rc == 0 && sl_config_load_string(olddef, oldlen, "stored view", &old, NULL) == 0 &&
+		    old->n_views == 1)
+			fresh = !view_compatible(&old->views[0], v);
+		if (rc == 0 && fresh)
+			MAIN_LOG(WARNING, "view '%s' changed its group_by, slide or aggregates: its "
+				 "records start under a new id (the old ones stay)\n", v->name);
+		sl_config_free(old);
+		if (rc == 0 && !fresh && oldlen == len && memcmp(olddef, def, len) == 0)
+			rc = 0; /* unchanged */
+		else
+			rc = sl_store_view_define(app->store, v->name, def, len, fresh, &id);
+		free(olddef);
+		free(def);
+		if (rc != 0) {
+			MAIN_LOG(ERR, "cannot register view '%s' in the database: %s (%s)\n", v->name,
+				 strerror(-rc), sl_store_strerror(app->store));
+			return rc;
+		}
+		app->vviews[i].id = id;
+	}
+	return 0;
+}
+
+/* Per worker: the views' windows, slice tables (mmap()ed) and rings. */
+static int
+views_setup(struct app *app)
+{
+	const struct sl_config *cfg = app->cfg;
+	uint32_t per_worker = 0;
+
+	if (cfg->n_views == 0)
+		return 0;
+	for (uint32_t i = 0; i < cfg->n_views; i++)
+		per_worker += sl_vwin_slots_needed(cfg->views[i].window_slide_ns,
+						   cfg->views[i].allowed_lateness_ns) + 4;
+	app->vtabs = calloc((size_t)per_worker * app->n_workers, sizeof(*app->vtabs));
+	if (app->vtabs == NULL)
+		return -ENOMEM;
+	for (unsigned int wi = 0; wi < app->n_workers; wi++) {
+		struct sl_worker *w = &app->workers[wi];
+		char name[RTE_RING_NAMESIZE];
+		unsigned int ring_sz = rte_align32pow2(per_worker + 1);
+
+		w->vw.v = rte_zmalloc_socket("sl_vwin", sizeof(*w->vw.v) * cfg->n_views,
+					     RTE_CACHE_LINE_SIZE, (int)w->socket);
+		snprintf(name, sizeof(name), "sl_vto_store_%u", wi);
+		w->vto_store = rte_ring_create(name, ring_sz, (int)w->socket,
+					       RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "sl_vfrom_store_%u", wi);
+		w->vfrom_store = rte_ring_create(name, ring_sz, (int)w->socket,
+						 RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "sl_late_%u", wi);
+		w->late_ring = rte_ring_create_elem(name, sizeof(struct sl_vwin_note), SL_LATE_RING,
+						    (int)w->socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (w->vw.v == NULL || w->vto_store == NULL || w->vfrom_store == NULL ||
+		    w->late_ring == NULL) {
+			MAIN_LOG(ERR, "cannot allocate the views of worker %u: %s\n", wi,
+				 rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+		w->vw.n_views = cfg->n_views;
+		for (uint32_t i = 0; i < cfg->n_views; i++) {
+			const struct sl_config_view *v = &cfg->views[i];
+			bool distinct = false;
+			struct sl_view_limits lim;
+			uint32_t n_tabs;
+			size_t sz;
+
+			for (uint32_t a = 0; a < v->n_aggs; a++)
+				distinct |= v->aggs[a].kind == SL_CONFIG_AGG_DISTINCT;
+			lim.max_groups = v->max_groups;
+			lim.max_set_members = distinct ? cfg->limits.max_set_members : 0;
+			lim.key_bytes = 0;
+			sz = sl_view_table_memsize(app->plans[i], &lim);
+			if (sz == 0 || sl_vwin_view_init(&w->vw.v[i], app->plans[i], v->window_slide_ns,
+							 v->allowed_lateness_ns,
+							 v->time == SL_CONFIG_TIME_ARRIVAL,
+							 v->keep_late) != 0) {
+				MAIN_LOG(ERR, "view '%s': bad limits\n", v->name);
+				return -EINVAL;
+			}
+			n_tabs = w->vw.v[i].n_slots + 4;
+			if (wi == 0)
+				MAIN_LOG(INFO, "view '%s' (id %u): %u slice tables per worker, %.1f MiB "
+					 "each at most (memory is taken as groups are used)\n",
+					 v->name, app->vviews[i].id, n_tabs, (double)sz / (1 << 20));
+			for (uint32_t k = 0; k < n_tabs; k++) {
+				void *mem = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+						 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+				if (mem == MAP_FAILED) {
+					MAIN_LOG(ERR, "view '%s': cannot map %zu bytes for a slice "
+						 "table: %s\n", v->name, sz, strerror(errno));
+					return -ENOMEM;
+				}
+				app->vtabs[app->n_vtabs].p = mem;
+				app->vtabs[app->n_vtabs++].len = sz;
+				(void)sl_vwin_give(&w->vw, i, sl_view_table_init(mem, app->plans[i], &lim));
+			}
+		}
+	}
+	app->vmerge = sl_vmerge_create(app->store, app->vviews, cfg->n_views,
+				       cfg->limits.max_set_members);
+	if (app->vmerge == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+static void
+views_free(struct app *app)
+{
+	sl_vmerge_destroy(app->vmerge);
+	for (uint32_t i = 0; i < app->n_vtabs; i++)
+		munmap(app->vtabs[i].p, app->vtabs[i].len);
+	free(app->vtabs);
+	for (unsigned int i = 0; app->workers != NULL && i < app->n_workers; i++) {
+		rte_ring_free(app->workers[i].vto_store);
+		rte_ring_free(app->workers[i].vfrom_store);
+		rte_ring_free(app->workers[i].late_ring);
+		rte_free(app->workers[i].vw.v);
+	}
+	for (uint32_t i = 0; app->cfg != NULL && app->plans != NULL && i < app->cfg->n_views; i++)
+		sl_view_plan_destroy(app->plans[i]);
+	free(app->plans);
+	free(app->vviews);
+	sl_config_free(app->cfg);
+}
+
 static int
 workers_setup(struct app *app)
 {
@@ -479,7 +805,11 @@ workers_setup(struct app *app)
 		w->socket = rte_lcore_to_socket_id(lcore);
 		if (w->socket == (unsigned int)SOCKET_ID_ANY)
 			w->socket = 0;
-		w->udp_port = app->conf.udp_port;
+		w->n_inputs = (uint16_t)app->n_inputs;
+		for (uint32_t k = 0; k < app->n_inputs; k++) {
+			w->in_port[k] = app->inputs[k].port;
+			w->in_format[k] = (uint8_t)app->inputs[k].format;
+		}
 		w->window_ns = app->conf.window_ns;
 		w->idle_flush_ns = app->conf.window_ns < SL_NS_PER_SEC ? app->conf.window_ns
 								       : SL_NS_PER_SEC;
@@ -587,9 +917,10 @@ xdp_setup(struct app *app)
 			continue;
 		}
 		if (rc == 0) {
-			rc = sl_xdp_port_add(app->xdp[port], app->conf.udp_port);
+			for (uint32_t k = 0; rc == 0 && k < app->n_inputs; k++)
+				rc = sl_xdp_port_add(app->xdp[port], app->inputs[k].port);
 			if (rc < 0)
-				snprintf(err, sizeof(err), "cannot set the XDP UDP port: %s",
+				snprintf(err, sizeof(err), "cannot set the XDP UDP ports: %s",
 					 strerror(-rc));
 		}
 		if (rc < 0) {
@@ -600,9 +931,17 @@ xdp_setup(struct app *app)
 		if (rc < 0)
 			MAIN_LOG(WARNING, "port %u (%s): %s; sluicectl xdp will not see it, "
 				 "ignoring\n", port, ifname, err);
-		MAIN_LOG(INFO, "port %u (%s): XDP sends UDP port %u to sluiced%s%s\n", port,
-			 ifname, app->conf.udp_port, rc == 0 ? ", maps pinned in " : "",
-			 rc == 0 ? app->conf.xdp_pin_dir : "");
+		{
+			char list[SL_CONFIG_INPUTS_MAX * 6 + 1] = "";
+			size_t off = 0;
+
+			for (uint32_t k = 0; k < app->n_inputs; k++)
+				off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%u",
+							k ? "," : "", app->inputs[k].port);
+			MAIN_LOG(INFO, "port %u (%s): XDP sends UDP port(s) %s to sluiced%s%s\n",
+				 port, ifname, list, rc == 0 ? ", maps pinned in " : "",
+				 rc == 0 ? app->conf.xdp_pin_dir : "");
+		}
 	}
 #else
 	uint16_t port;
@@ -687,7 +1026,7 @@ main(int argc, char **argv)
 			.db = DEFAULT_DB,
 			.ctl_socket = DEFAULT_SOCKET,
 			.window_ns = 10 * SL_NS_PER_SEC,
-			.udp_port = 8125,
+			.udp_port = 0,
 			.time_mode = SL_TIME_AUTO,
 			.lim = { .max_groups = 16384, .max_set_members = 65536 },
 			.xdp_pin_dir = DEFAULT_XDP_PIN_DIR,
@@ -727,6 +1066,10 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
+	if (config_setup(&app) != 0) {
+		exit_code = 2;
+		goto out;
+	}
 	if (workers_setup(&app) != 0)
 		goto out;
 	pconf.n_mbufs = app.conf.n_mbufs;
@@ -751,6 +1094,11 @@ main(int argc, char **argv)
 		MAIN_LOG(ERR, "cannot create the storage state: %s\n", strerror(errno));
 		goto out;
 	}
+	if (views_register(&app) != 0 || views_setup(&app) != 0) {
+		MAIN_LOG(ERR, "cannot set up the views\n");
+		goto out;
+	}
+	sl_merge_set_views(app.merge, app.vmerge);
 	rc = sl_ctl_open(app.conf.ctl_socket, ctl_cmds, &app, &ctl);
 	if (rc != 0) {
 		MAIN_LOG(ERR, "cannot listen on %s: %s\n", app.conf.ctl_socket, strerror(-rc));
@@ -822,14 +1170,37 @@ out:
 				 ms.windows_committed, ms.records_written, ms.commit_errors);
 			if (ms.commit_errors > 0)
 				exit_code = 1;
+			for (uint32_t i = 0; app.vmerge != NULL && i < app.cfg->n_views; i++) {
+				struct sl_vwin_stats vs = { 0 };
+
+				for (unsigned int k = 0; k < app.n_workers; k++)
+					sl_vwin_stats_read(&app.workers[k].vw.v[i], &vs);
+				MAIN_LOG(INFO, "view '%s': matched %" PRIu64 ", aggregated %" PRIu64
+					 ", late %" PRIu64 ", dropped %" PRIu64 ", overflow %" PRIu64
+					 "\n", app.cfg->views[i].name, vs.matched, vs.aggregated,
+					 vs.late, vs.dropped, vs.overflow_events);
+			}
+			if (app.vmerge != NULL) {
+				struct sl_vmerge_stats vm;
+
+				sl_vmerge_stats_read(app.vmerge, &vm);
+				MAIN_LOG(INFO, "views: committed %" PRIu64 " slices (%" PRIu64
+					 " amended, %" PRIu64 " late count updates, %" PRIu64
+					 " records), %" PRIu64 " commit errors\n", vm.slices_committed,
+					 vm.slices_amended, vm.late_updates, vm.records_written,
+					 vm.commit_errors);
+				if (vm.commit_errors > 0)
+					exit_code = 1;
+			}
 		}
 	}
 	tel_app = NULL;
 	sl_ctl_close(ctl);
 	sl_merge_destroy(app.merge);
-	sl_store_close(app.store);
 	xdp_release(&app);
 	sl_port_close_all();
+	views_free(&app);
+	sl_store_close(app.store);
 	workers_free(&app);
 	rte_eal_cleanup();
 	return exit_code;

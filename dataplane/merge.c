@@ -20,6 +20,7 @@
 #include "agg.h"
 #include "merge.h"
 #include "store.h"
+#include "vmerge.h"
 
 RTE_LOG_REGISTER(sl_logtype_storage, sluice.dp.storage, INFO);
 #define STORE_LOG(level, ...) \
@@ -66,8 +67,15 @@ struct sl_merge {
 	uint64_t last_committed; /* start of the newest committed window + 1, 0 = none */
 	uint64_t *scratch;
 	uint32_t scratch_cap;
+	struct sl_vmerge *vm;    /* views, NULL: none */
 	struct sl_merge_stats stats;
 };
+
+void
+sl_merge_set_views(struct sl_merge *m, struct sl_vmerge *vm)
+{
+	m->vm = vm;
+}
 
 static void
 stat_set(uint64_t *c, uint64_t v)
@@ -519,14 +527,73 @@ out:
 	return rc;
 }
 
+/* View bounds: per view, the lowest done_before of the workers that hold slices. */
+static void
+views_bounds(struct sl_merge *m, uint64_t *bound, uint32_t n_views)
+{
+	for (uint32_t v = 0; v < n_views; v++)
+		bound[v] = UINT64_MAX;
+	for (unsigned int i = 0; i < m->n_workers; i++) {
+		struct sl_worker *wk = &m->workers[i];
+
+		if (!__atomic_load_n(&wk->running, __ATOMIC_ACQUIRE) ||
+		    __atomic_load_n(&wk->vidle, __ATOMIC_ACQUIRE))
+			continue;
+		for (uint32_t v = 0; v < n_views; v++) {
+			uint64_t db = __atomic_load_n(&wk->vw.v[v].done_before, __ATOMIC_ACQUIRE);
+
+			if (db < bound[v])
+				bound[v] = db;
+		}
+	}
+}
+
+/* Drain the view rings: slice tables (merged, then given back) and late notes. */
+static unsigned int
+views_drain(struct sl_merge *m)
+{
+	struct sl_vwin_note notes[64];
+	unsigned int got = 0, n;
+
+	for (unsigned int i = 0; i < m->n_workers; i++) {
+		struct sl_worker *wk = &m->workers[i];
+		void *tabs[DEQ_BURST];
+
+		if (wk->vto_store == NULL)
+			continue;
+		while ((n = rte_ring_sc_dequeue_burst(wk->vto_store, tabs, DEQ_BURST, NULL)) > 0) {
+			for (unsigned int k = 0; k < n; k++) {
+				sl_vmerge_take(m->vm, tabs[k]);
+				sl_view_table_reset(tabs[k]);
+				/* vfrom_store holds every view table of the worker. */
+				(void)rte_ring_sp_enqueue(wk->vfrom_store, tabs[k]);
+			}
+			got += n;
+		}
+		while ((n = rte_ring_sc_dequeue_burst_elem(wk->late_ring, notes, sizeof(notes[0]),
+							   RTE_DIM(notes), NULL)) > 0) {
+			sl_vmerge_late(m->vm, notes, n);
+			got += n;
+		}
+	}
+	return got;
+}
+
 void *
 sl_merge_thread(void *arg)
 {
 	struct sl_merge *m = arg;
+	uint32_t n_views = m->workers[0].vw.n_views;
+	uint64_t vbound[SL_CONFIG_VIEWS_MAX];
 
+	if (m->vm == NULL)
+		n_views = 0;
 	for (;;) {
 		uint64_t wm = UINT64_MAX;
 		unsigned int running = 0, got = 0;
+
+		if (n_views > 0)
+			views_bounds(m, vbound, n_views);
 
 		/*
 		 * Read every worker's bound first, then drain: a worker enqueues a
@@ -559,6 +626,12 @@ sl_merge_thread(void *arg)
 		while (m->n_pending > 0 && m->pending[0].start < wm)
 			(void)commit_window(m, &m->pending[0]);
 		stat_set(&m->stats.pending_windows, m->n_pending);
+		if (n_views > 0) {
+			got += views_drain(m);
+			for (uint32_t v = 0; v < n_views; v++)
+				sl_vmerge_commit_before(m->vm, v, vbound[v]);
+			sl_vmerge_retention(m->vm);
+		}
 
 		{
 			struct timespec cpu;
@@ -567,7 +640,8 @@ sl_merge_thread(void *arg)
 			stat_set(&m->stats.busy_ns,
 				 (uint64_t)cpu.tv_sec * SL_NS_PER_SEC + (uint64_t)cpu.tv_nsec);
 		}
-		if (running == 0 && got == 0 && m->n_pending == 0)
+		if (running == 0 && got == 0 && m->n_pending == 0 &&
+		    (n_views == 0 || sl_vmerge_pending(m->vm) == 0))
 			break;
 		if (got == 0) {
 			struct timespec ts = { 0, 5000000 }; /* 5 ms: idle cost ~0.5 % of a core */

@@ -25,6 +25,7 @@
 #include "worker.h"
 
 struct sl_store;
+struct sl_vmerge;
 
 #define SL_MERGE_HIST_BUCKETS 24
 
@@ -50,6 +51,12 @@ struct sl_merge;
  */
 struct sl_merge *sl_merge_create(struct sl_worker *workers, unsigned int n_workers,
 				 struct sl_store *store, uint32_t max_set_members);
+
+/**
+ * Let the storage thread also merge and commit the workers' view slices
+ * (vmerge.h; borrowed). Call before the thread starts.
+ */
+void sl_merge_set_views(struct sl_merge *m, struct sl_vmerge *vm);
 
 /** Thread body: runs until every worker stopped and everything is committed. */
 void *sl_merge_thread(void *arg);

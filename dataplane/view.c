@@ -710,6 +710,12 @@ sl_view_table_get_window(const struct sl_view_table *t, uint64_t *start_ns, uint
 	*core = t->core;
 }
 
+const struct sl_view_plan *
+sl_view_table_plan(const struct sl_view_table *t)
+{
+	return t->plan;
+}
+
 uint32_t
 sl_view_table_count(const struct sl_view_table *t)
 {
@@ -807,6 +813,36 @@ utf8_cut(const struct sl_span *s, uint32_t max)
 	return n;
 }
 
+/* The group key of @p ev into @p key (SL_VIEW_KEY_MAX bytes). 0 or -E2BIG. */
+static int
+plan_key(const struct sl_view_plan *p, const struct sl_event *ev, uint8_t *key, uint32_t *ret_len)
+{
+	uint32_t len = 1;
+
+	key[0] = (uint8_t)p->n_dims;
+	for (uint32_t i = 0; i < p->n_dims; i++) {
+		char buf[NUM_TEXT_MAX];
+		struct sl_span v = { NULL, 0 };
+
+		dim_text(ev, &p->dims[i], buf, &v);
+		if (v.len > 255 || len + 1 + v.len > SL_VIEW_KEY_MAX)
+			return -E2BIG;
+		key[len++] = (uint8_t)v.len;
+		if (v.len > 0)
+			memcpy(key + len, v.p, v.len);
+		len += v.len;
+	}
+	*ret_len = len;
+	return 0;
+}
+
+int
+sl_view_plan_key(const struct sl_view_plan *p, const struct sl_event *ev, uint8_t *key,
+		 uint32_t *ret_len)
+{
+	return plan_key(p, ev, key, ret_len);
+}
+
 unsigned int
 sl_view_table_update(struct sl_view_table *t, const struct sl_event *ev, uint64_t now_ns)
 {
@@ -828,20 +864,9 @@ sl_view_table_update(struct sl_view_table *t, const struct sl_event *ev, uint64_
 		return SL_DROP_FILTERED;
 	}
 
-	key[0] = (uint8_t)p->n_dims;
-	for (uint32_t i = 0; i < p->n_dims; i++) {
-		char buf[NUM_TEXT_MAX];
-		struct sl_span v = { NULL, 0 };
-
-		dim_text(ev, &p->dims[i], buf, &v);
-		if (v.len > 255 || len + 1 + v.len > SL_VIEW_KEY_MAX) {
-			t->stats.key_too_long++;
-			return SL_DROP_KEY_TOO_LONG;
-		}
-		key[len++] = (uint8_t)v.len;
-		if (v.len > 0)
-			memcpy(key + len, v.p, v.len);
-		len += v.len;
+	if (plan_key(p, ev, key, &len) != 0) {
+		t->stats.key_too_long++;
+		return SL_DROP_KEY_TOO_LONG;
 	}
 
 	/* Read every aggregate's field once. */

@@ -69,14 +69,22 @@
 /** Relative accuracy of quantiles(). */
 #define SL_VIEW_DDS_ALPHA 0.01
 /**
- * Default DDSketch buckets per store: 256 buckets of ratio 1.0202 span a
- * factor of about 166 between the smallest and the largest value kept
- * exactly (lower buckets collapse; sl_dds_quantile_bounded() tells). 4.2 KiB
- * per sketch, so 10 000 groups of one quantiles() take 42 MiB per table.
+ * Default DDSketch buckets per store: 1024 buckets of ratio 1.0202 span a
+ * factor of about 8e8 between the smallest and the largest value kept within
+ * alpha (say 0.001 to 800 000; below that, lower buckets collapse and
+ * sl_dds_quantile_bounded() tells). 16.4 KiB per sketch at most, so 10 000
+ * groups of one quantiles() reserve 164 MiB of address space per table; pages
+ * are touched only by the groups used. Stored, a sketch is its key span only.
  */
-#define SL_VIEW_DDS_BUCKETS_DEFAULT 256u
+#define SL_VIEW_DDS_BUCKETS_DEFAULT 1024u
 /** Value of every dimension of the overflow group. */
 #define SL_VIEW_OVERFLOW "__overflow__"
+/**
+ * Late counts in the store: a record whose group key is prefixed by this
+ * byte (a real key starts with n_dims <= 4) holds the number of late events
+ * of that group and window (views with keep_late), as a u64 LE value.
+ */
+#define SL_VIEW_LATE_MARK 0xffu
 /** Version byte of a serialized state. */
 #define SL_VIEW_SER_VERSION 1
 
@@ -140,6 +148,14 @@ const char *sl_view_plan_agg_key(const struct sl_view_plan *plan, uint32_t i);
  */
 bool sl_view_plan_match(const struct sl_view_plan *plan, const struct sl_event *ev);
 
+/**
+ * The group key of @p ev (the format above) into @p key, which holds
+ * SL_VIEW_KEY_MAX bytes. Does not check where.
+ * @return 0, or -E2BIG (the event would be dropped as key_too_long).
+ */
+int sl_view_plan_key(const struct sl_view_plan *plan, const struct sl_event *ev, uint8_t *key,
+		     uint32_t *ret_len);
+
 /* ---- per-core table ---- */
 
 struct sl_view_limits {
@@ -175,6 +191,8 @@ void sl_view_table_set_window(struct sl_view_table *t, uint64_t start_ns, uint64
 			      uint32_t core);
 void sl_view_table_get_window(const struct sl_view_table *t, uint64_t *start_ns,
 			      uint64_t *end_ns, uint32_t *core);
+/** The plan the table was laid out for. */
+const struct sl_view_plan *sl_view_table_plan(const struct sl_view_table *t);
 /** Groups in the table, the overflow group included. */
 uint32_t sl_view_table_count(const struct sl_view_table *t);
 /** (group, aggregate, member) triples held: the walk's scratch size. */

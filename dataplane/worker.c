@@ -22,6 +22,9 @@
 #include <rte_pause.h>
 #include <rte_udp.h>
 
+#include "binfmt.h"
+#include "config.h"
+#include "json.h"
 #include "parse.h"
 #include "worker.h"
 
@@ -108,11 +111,12 @@ rotate(struct sl_worker *w, uint64_t t)
 
 /*
  * Decode Ethernet (one optional VLAN tag) / IPv4 or IPv6 / UDP and find the
- * payload. Returns SL_DROP__MAX when the datagram is for @p port.
+ * payload. Returns SL_DROP__MAX when the datagram is for one of the worker's
+ * inputs, whose format goes to @p ret_format.
  */
 static inline unsigned int
-decode_udp(const uint8_t *p, uint32_t len, uint16_t port, const uint8_t **ret_payload,
-	   uint32_t *ret_len)
+decode_udp(const struct sl_worker *w, const uint8_t *p, uint32_t len, unsigned int *ret_format,
+	   const uint8_t **ret_payload, uint32_t *ret_len)
 {
 	const struct rte_udp_hdr *udp;
 	uint32_t off = sizeof(struct rte_ether_hdr);
@@ -165,14 +169,23 @@ decode_udp(const uint8_t *p, uint32_t len, uint16_t port, const uint8_t **ret_pa
 	ulen = rte_be_to_cpu_16(udp->dgram_len);
 	if (ulen < sizeof(*udp) || off + ulen > len)
 		return SL_DROP_BAD_HEADER;
-	if (rte_be_to_cpu_16(udp->dst_port) != port)
-		return SL_DROP_UNKNOWN_PORT;
+	{
+		uint16_t port = rte_be_to_cpu_16(udp->dst_port);
+		uint16_t i = 0;
+
+		while (i < w->n_inputs && w->in_port[i] != port)
+			i++;
+		if (i == w->n_inputs)
+			return SL_DROP_UNKNOWN_PORT;
+		*ret_format = w->in_format[i];
+	}
 	*ret_payload = p + off + sizeof(*udp);
 	*ret_len = ulen - (uint32_t)sizeof(*udp);
 	return SL_DROP__MAX;
 }
 
 struct burst_acc {
+	bool views;       /* a JSON/binary datagram was seen */
 	uint64_t received;
 	uint64_t aggregated;
 	uint64_t accepted;
@@ -225,6 +238,97 @@ handle_datagram(struct sl_worker *w, const uint8_t *pl, uint32_t plen, uint64_t 
 	}
 }
 
+/* vwin callbacks: a closed slice table and late notes leave through rings. */
+static bool
+view_handover(void *arg, uint32_t view, struct sl_view_table *t)
+{
+	struct sl_worker *w = arg;
+
+	(void)view;
+	/* vto_store holds every view table of this worker, so it cannot be full. */
+	return rte_ring_sp_enqueue(w->vto_store, t) == 0;
+}
+
+static uint32_t
+view_late(void *arg, const struct sl_vwin_note *notes, uint32_t n)
+{
+	struct sl_worker *w = arg;
+
+	return rte_ring_sp_enqueue_burst_elem(w->late_ring, notes, sizeof(*notes), n, NULL);
+}
+
+/*
+ * Take back the empty slice tables the storage thread returned. Returns false
+ * when a view is short of tables: the caller waits instead of dropping.
+ */
+static bool
+views_refill(struct sl_worker *w)
+{
+	void *tabs[16];
+	unsigned int n;
+	bool ok = true;
+
+	while ((n = rte_ring_sc_dequeue_burst(w->vfrom_store, tabs, RTE_DIM(tabs), NULL)) > 0)
+		for (unsigned int i = 0; i < n; i++) {
+			const struct sl_view_plan *p = sl_view_table_plan(tabs[i]);
+
+			for (uint32_t v = 0; v < w->vw.n_views; v++)
+				if (w->vw.v[v].plan == p) {
+					(void)sl_vwin_give(&w->vw, v, tabs[i]);
+					break;
+				}
+		}
+	for (uint32_t v = 0; v < w->vw.n_views; v++)
+		if (w->vw.v[v].n_free < 2)
+			ok = false;
+	return ok;
+}
+
+/* Hand over every open slice; idle once nothing is held. */
+static void
+views_flush(struct sl_worker *w)
+{
+	sl_vwin_flush(&w->vw);
+	sl_vwin_publish(&w->vw);
+	if (sl_vwin_open(&w->vw) == 0)
+		__atomic_store_n(&w->vidle, 1, __ATOMIC_RELEASE);
+}
+
+struct ev_ctx {
+	struct sl_worker *w;
+	struct burst_acc *acc;
+	uint64_t t;
+};
+
+static void
+on_event(const struct sl_event *ev, void *arg)
+{
+	struct ev_ctx *c = arg;
+	unsigned int rc = sl_vwin_event(&c->w->vw, ev, c->t);
+
+	if (rc == SL_DROP__MAX)
+		c->acc->aggregated++;
+	else
+		c->w->vdrops[rc]++;
+}
+
+/* A JSON lines or binary datagram: every event goes to the views (vwin.h). */
+static inline void
+handle_events(struct sl_worker *w, unsigned int format, const uint8_t *pl, uint32_t plen,
+	      uint64_t t, uint64_t wall, struct burst_acc *acc)
+{
+	struct ev_ctx c = { w, acc, t };
+
+	if (w->vidle)
+		__atomic_store_n(&w->vidle, 0, __ATOMIC_RELEASE);
+	w->last_view_wall = wall;
+	acc->views = true;
+	if (format == SL_CONFIG_FORMAT_JSON)
+		acc->received += sl_json_parse_datagram(pl, plen, w->vdrops, on_event, &c);
+	else
+		acc->received += sl_bin_parse_datagram(pl, plen, w->vdrops, on_event, &c, NULL);
+}
+
 static void
 handle_burst(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint64_t wall,
 	     int ts_off, uint64_t ts_flag)
@@ -235,7 +339,7 @@ handle_burst(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint64_t w
 		struct rte_mbuf *m = pkts[i];
 		const uint8_t *pl = NULL;
 		uint32_t plen = 0;
-		unsigned int rc;
+		unsigned int rc, format = SL_CONFIG_FORMAT_STATSD;
 		uint64_t t = wall;
 		bool table_ok = true;
 
@@ -257,8 +361,8 @@ handle_burst(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint64_t w
 		}
 
 		if (likely(m->nb_segs == 1)) {
-			rc = decode_udp(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
-					w->udp_port, &pl, &plen);
+			rc = decode_udp(w, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
+					&format, &pl, &plen);
 		} else if (m->pkt_len <= SL_JUMBO_MAX) {
 			/* A jumbo datagram in chained mbufs: copy it out once, no allocation. */
 			const uint8_t *p;
@@ -267,7 +371,7 @@ handle_burst(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint64_t w
 			p = rte_pktmbuf_read(m, 0, m->pkt_len, w->jumbo);
 
 			rc = p == NULL ? SL_DROP_BAD_HEADER
-				       : decode_udp(p, m->pkt_len, w->udp_port, &pl, &plen);
+				       : decode_udp(w, p, m->pkt_len, &format, &pl, &plen);
 		} else {
 			rc = SL_DROP_OVERSIZE;
 		}
@@ -277,10 +381,23 @@ handle_burst(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint64_t w
 			continue;
 		}
 		acc.accepted++;
-		handle_datagram(w, pl, plen, t, table_ok, &acc);
+		if (format == SL_CONFIG_FORMAT_STATSD) {
+			handle_datagram(w, pl, plen, t, table_ok, &acc);
+		} else {
+			sl_vwin_tick(&w->vw, t);
+			handle_events(w, format, pl, plen, t, wall, &acc);
+		}
 	}
 	batch_flush(w, &acc); /* before the mbufs the spans point into are freed */
 	rte_pktmbuf_free_bulk(pkts, n);
+	if (acc.views) {
+		for (unsigned int r = 0; r < SL_DROP__MAX; r++)
+			if (w->vdrops[r] != 0) {
+				stat_add(&w->stats.drops[r], w->vdrops[r]);
+				w->vdrops[r] = 0;
+			}
+		sl_vwin_publish(&w->vw);
+	}
 
 	stat_add(&w->stats.packets, n);
 	stat_add(&w->stats.bytes, acc.bytes);
@@ -310,6 +427,12 @@ sl_worker_main(void *arg)
 	wall_clock_init(&wc);
 	wall = wall_clock_now(&wc);
 	last_rx_wall = wall;
+	w->last_view_wall = wall;
+	w->vw.handover = view_handover;
+	w->vw.late = view_late;
+	w->vw.arg = w;
+	w->vw.core = w->idx;
+	__atomic_store_n(&w->vidle, 1, __ATOMIC_RELEASE);
 	w->clock_ns = 0;
 	w->win_start = 0;
 	w->win_end = 0; /* the first packet (or tick) opens a window */
@@ -326,7 +449,18 @@ sl_worker_main(void *arg)
 		    wall >= w->win_end && wall >= w->clock_ns)
 			(void)rotate(w, wall);
 
-		/* Never start a burst without a table to rotate into. */
+		/* Arrival-time view slices close on time too. */
+		if (!rx_clock && w->time_mode != SL_TIME_RX && w->vw.n_views > 0)
+			sl_vwin_tick(&w->vw, wall);
+		/* A quiet core hands its view slices over (later parts amend them). */
+		if (!w->vidle && wall - w->last_view_wall > w->idle_flush_ns)
+			views_flush(w);
+		/* Never start a burst short of tables: wait for the storage thread. */
+		if (w->vw.n_views > 0 && !views_refill(w)) {
+			stat_add(&w->stats.rx_paused, 1);
+			rte_pause();
+			continue;
+		}
 		if (w->spare == NULL)
 			(void)rte_ring_sc_dequeue(w->from_store, (void **)&w->spare);
 		if (w->spare == NULL && sl_agg_table_count(w->cur) > 0) {
@@ -374,7 +508,9 @@ sl_worker_main(void *arg)
 		}
 	}
 
-	/* Shutdown: hand over the open window without needing a spare. */
+	/* Shutdown: hand over every view slice, then the open window. */
+	views_flush(w);
+	__atomic_store_n(&w->vidle, 1, __ATOMIC_RELEASE);
 	if (sl_agg_table_count(w->cur) > 0 && rte_ring_sp_enqueue(w->to_store, w->cur) == 0) {
 		stat_add(&w->stats.rotations, 1);
 		w->cur = NULL;

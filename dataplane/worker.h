@@ -30,6 +30,7 @@
 #include <sluice/common.h>
 
 #include "agg.h"
+#include "vwin.h"
 
 #define SL_MAX_WORKERS 64
 #define SL_MAX_QUEUES_PER_WORKER 16
@@ -39,6 +40,10 @@
 #define SL_JUMBO_MAX 65536
 /** Events applied to the window table together (see sl_agg_table_prepare()). */
 #define SL_BATCH 64
+/** UDP inputs (destination port -> format), as config.h's SL_CONFIG_INPUTS_MAX. */
+#define SL_MAX_INPUTS 16
+/** Late notes in flight per worker (ring of struct sl_vwin_note). */
+#define SL_LATE_RING 4096
 
 /** Per-core counters. Single writer (the worker), read with relaxed loads. */
 struct sl_dp_stats {
@@ -71,13 +76,23 @@ struct __rte_cache_aligned sl_worker {
 	unsigned int socket;
 	uint16_t n_rxq;
 	struct sl_rxq rxq[SL_MAX_QUEUES_PER_WORKER];
-	uint16_t udp_port;         /**< statsd UDP destination port. */
+	uint16_t n_inputs;
+	uint16_t in_port[SL_MAX_INPUTS];   /**< UDP destination ports... */
+	uint8_t in_format[SL_MAX_INPUTS];  /**< ... and their formats (enum sl_config_format). */
 	uint64_t window_ns;
 	uint64_t idle_flush_ns;    /**< RX-time mode: hand over a quiet core's window. */
 	uint32_t idle_sleep_us;    /**< Sleep after many empty polls (0: busy poll). */
 	enum sl_time_mode time_mode;
 	struct rte_ring *to_store;   /**< SPSC worker -> storage: closed tables. */
 	struct rte_ring *from_store; /**< SPSC storage -> worker: empty tables. */
+	struct rte_ring *vto_store;  /**< SPSC worker -> storage: closed view slice tables. */
+	struct rte_ring *vfrom_store;/**< SPSC storage -> worker: empty view slice tables. */
+	struct rte_ring *late_ring;  /**< SPSC worker -> storage: struct sl_vwin_note. */
+	/**
+	 * Views: vw.v[] (vw.n_views entries) is set up by main; the struct is
+	 * worker-private except the published fields of each view (vwin.h).
+	 */
+	struct sl_vwin vw;
 
 	/* Worker-private: rw by this lcore only. */
 	struct sl_agg_table *cur;  /**< Open window, owned. */
@@ -92,6 +107,8 @@ struct __rte_cache_aligned sl_worker {
 	 * misses overlap). Their spans point into this burst's mbufs or into
 	 * jumbo: the batch is applied before either is reused.
 	 */
+	uint64_t vdrops[SL_DROP__MAX]; /**< JSON/binary drops of the current burst. */
+	uint64_t last_view_wall;       /**< Wall time of the latest JSON/binary datagram. */
 	uint32_t batch_n;
 	uint64_t batch_t[SL_BATCH];
 	struct sl_statsd_event batch_ev[SL_BATCH];
@@ -103,6 +120,8 @@ struct __rte_cache_aligned sl_worker {
 				    *   Every window starting before it was handed over. */
 	uint32_t idle;             /**< worker: wo  storage: ro. 1 = no open data. */
 	uint32_t running;          /**< worker: wo  main: ro. */
+	uint32_t vidle;            /**< worker: wo (release)  storage: ro. 1 = no view slice held:
+				    *   its views' done_before do not hold commits back. */
 };
 
 /** Ask every worker to flush and exit. Written by main, read by workers. */

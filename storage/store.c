@@ -528,6 +528,444 @@ out:
 	return rc;
 }
 
+/* ---- view registry ---- */
+
+#define VIEW_KEY_PREFIX "view/"
+#define VIEWDEF_KEY_PREFIX "viewdef/"
+#define NEXT_VIEW_ID_KEY "next_view_id"
+/* "view/" + the longest name. */
+#define VIEW_KEY_MAX (sizeof(VIEW_KEY_PREFIX) - 1 + SL_STORE_VIEW_NAME_MAX)
+/* "viewdef/" + u32 BE id. */
+#define VIEWDEF_KEY_LEN (sizeof(VIEWDEF_KEY_PREFIX) - 1 + 4)
+
+/* "view/<name>" into @p buf; the caller checked the name's length. */
+static size_t
+view_key(char *buf, const char *name, size_t name_len)
+{
+	memcpy(buf, VIEW_KEY_PREFIX, sizeof(VIEW_KEY_PREFIX) - 1);
+	memcpy(buf + sizeof(VIEW_KEY_PREFIX) - 1, name, name_len);
+	return sizeof(VIEW_KEY_PREFIX) - 1 + name_len;
+}
+
+/* "viewdef/<u32 BE id>": big endian, so that definitions sort by id. */
+static size_t
+viewdef_key(uint8_t *buf, uint32_t id)
+{
+	memcpy(buf, VIEWDEF_KEY_PREFIX, sizeof(VIEWDEF_KEY_PREFIX) - 1);
+	put_be32(buf + sizeof(VIEWDEF_KEY_PREFIX) - 1, id);
+	return VIEWDEF_KEY_LEN;
+}
+
+/*
+ * Read the definition of @p id inside @p txn. A registered id without a
+ * definition cannot be written by sl_store_view_define() (both go in one
+ * transaction), so it is reported as corruption, not as a missing view.
+ */
+static int
+viewdef_get(struct sl_store *s, MDB_txn *txn, uint32_t id, bool registered, MDB_val *ret_def)
+{
+	uint8_t kbuf[VIEWDEF_KEY_LEN];
+	MDB_val k;
+	int rc;
+
+	k.mv_size = viewdef_key(kbuf, id);
+	k.mv_data = kbuf;
+	rc = mdb_get(txn, s->meta, &k, ret_def);
+	if (rc == MDB_NOTFOUND && registered) {
+		store_seterr(s->err, "view id %u is registered but has no definition", id);
+		return -EIO;
+	}
+	if (rc != MDB_SUCCESS)
+		return store_fail(s, "mdb_get(viewdef)", rc);
+	if (ret_def->mv_size > SL_STORE_VIEWDEF_MAX) {
+		store_seterr(s->err, "definition of view id %u: %zu bytes, limit %u", id,
+			     ret_def->mv_size, SL_STORE_VIEWDEF_MAX);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Copy a definition out of the map: malloc()ed and NUL-terminated. */
+static int
+def_copy(struct sl_store *s, const MDB_val *def, char **ret_def)
+{
+	char *p = malloc(def->mv_size + 1);
+
+	if (p == NULL) {
+		store_seterr(s->err, "view definition: out of memory");
+		return -ENOMEM;
+	}
+	if (def->mv_size > 0)
+		memcpy(p, def->mv_data, def->mv_size);
+	p[def->mv_size] = '\0';
+	*ret_def = p;
+	return 0;
+}
+
+/* The id stored under "view/<name>" (in @p v); -EIO when it is not a valid id. */
+static int
+view_id_decode(struct sl_store *s, const MDB_val *v, uint32_t *ret_id)
+{
+	uint32_t id;
+
+	if (v->mv_size != 4 || (id = get_le32(v->mv_data)) == 0) {
+		store_seterr(s->err, "corrupt view id (%zu bytes)", v->mv_size);
+		return -EIO;
+	}
+	*ret_id = id;
+	return 0;
+}
+
+int
+sl_store_view_lookup(struct sl_store *s, const char *name, uint32_t *ret_id, char **ret_def,
+		     size_t *ret_len)
+{
+	char kbuf[VIEW_KEY_MAX];
+	size_t name_len;
+	MDB_txn *txn = NULL;
+	MDB_val k, v, def;
+	uint32_t id;
+	char *copy = NULL;
+	int rc;
+
+	assert(s != NULL && name != NULL);
+	name_len = strlen(name);
+	/* A name that sl_store_view_define() refuses cannot be registered. */
+	if (name_len == 0 || name_len > SL_STORE_VIEW_NAME_MAX) {
+		store_seterr(s->err, "view_lookup: no view '%.*s'", SL_STORE_VIEW_NAME_MAX, name);
+		return -ENOENT;
+	}
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_txn_begin", rc);
+		goto out;
+	}
+	k.mv_size = view_key(kbuf, name, name_len);
+	k.mv_data = kbuf;
+	rc = mdb_get(txn, s->meta, &k, &v);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_get(view)", rc);
+		goto out;
+	}
+	rc = view_id_decode(s, &v, &id);
+	if (rc < 0)
+		goto out;
+	if (ret_def != NULL || ret_len != NULL) {
+		rc = viewdef_get(s, txn, id, true, &def);
+		if (rc < 0)
+			goto out;
+		if (ret_def != NULL) {
+			rc = def_copy(s, &def, &copy);
+			if (rc < 0)
+				goto out;
+			*ret_def = copy;
+		}
+		if (ret_len != NULL)
+			*ret_len = def.mv_size;
+	}
+	if (ret_id != NULL)
+		*ret_id = id;
+	rc = 0;
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+sl_store_view_def(struct sl_store *s, uint32_t id, char **ret_def, size_t *ret_len)
+{
+	MDB_txn *txn = NULL;
+	MDB_val def;
+	char *copy = NULL;
+	int rc;
+
+	assert(s != NULL);
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_txn_begin", rc);
+		goto out;
+	}
+	rc = viewdef_get(s, txn, id, false, &def);
+	if (rc < 0)
+		goto out;
+	if (ret_def != NULL) {
+		rc = def_copy(s, &def, &copy);
+		if (rc < 0)
+			goto out;
+		*ret_def = copy;
+	}
+	if (ret_len != NULL)
+		*ret_len = def.mv_size;
+	rc = 0;
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+/* Put one meta record inside @p txn; @p what names it in the error text. */
+static int
+meta_put(struct sl_store *s, MDB_txn *txn, const void *key, size_t key_len, const void *val,
+	 size_t val_len, const char *what)
+{
+	MDB_val k = { key_len, (void *)(uintptr_t)key };
+	MDB_val v = { val_len, (void *)(uintptr_t)val };
+	int rc;
+
+	rc = mdb_put(txn, s->meta, &k, &v, 0);
+	if (rc != MDB_SUCCESS) {
+		char buf[48];
+
+		snprintf(buf, sizeof(buf), "mdb_put(%s)", what);
+		return store_fail(s, buf, rc);
+	}
+	return 0;
+}
+
+int
+sl_store_view_define(struct sl_store *s, const char *name, const char *def, size_t len,
+		     bool new_id, uint32_t *ret_id)
+{
+	static char next_name[] = NEXT_VIEW_ID_KEY;
+	char kbuf[VIEW_KEY_MAX];
+	uint8_t dkey[VIEWDEF_KEY_LEN], idbuf[4], nextbuf[4];
+	MDB_val k, v;
+	MDB_txn *txn = NULL;
+	size_t name_len;
+	uint32_t id = 0, next;
+	int rc;
+
+	assert(s != NULL && name != NULL && (def != NULL || len == 0));
+	name_len = strlen(name);
+	if (name_len == 0 || name_len > SL_STORE_VIEW_NAME_MAX) {
+		store_seterr(s->err, "view_define: name of %zu bytes, expected 1..%u", name_len,
+			     SL_STORE_VIEW_NAME_MAX);
+		return -EINVAL;
+	}
+	if (len > SL_STORE_VIEWDEF_MAX) {
+		store_seterr(s->err, "view_define: definition of %zu bytes, limit %u", len,
+			     SL_STORE_VIEWDEF_MAX);
+		return -EINVAL;
+	}
+	if (s->flags & SL_STORE_RDONLY) {
+		store_seterr(s->err, "view_define: read-only handle");
+		return -EROFS;
+	}
+
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_txn_begin", rc);
+		goto out;
+	}
+	k.mv_size = view_key(kbuf, name, name_len);
+	k.mv_data = kbuf;
+	rc = mdb_get(txn, s->meta, &k, &v);
+	if (rc == MDB_SUCCESS && !new_id) {
+		rc = view_id_decode(s, &v, &id);
+		if (rc < 0)
+			goto out;
+	} else if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+		rc = store_fail(s, "mdb_get(view)", rc);
+		goto out;
+	}
+
+	if (id == 0) {
+		/* A new id: never one handed out before, whatever names came and went. */
+		k.mv_size = sizeof(next_name) - 1;
+		k.mv_data = next_name;
+		rc = mdb_get(txn, s->meta, &k, &v);
+		if (rc == MDB_NOTFOUND) {
+			next = 1;
+		} else if (rc != MDB_SUCCESS) {
+			rc = store_fail(s, "mdb_get(next_view_id)", rc);
+			goto out;
+		} else if (v.mv_size != 4 || (next = get_le32(v.mv_data)) == 0) {
+			store_seterr(s->err, "corrupt next_view_id (%zu bytes)", v.mv_size);
+			rc = -EIO;
+			goto out;
+		}
+		if (next == UINT32_MAX) {
+			store_seterr(s->err, "view_define: every view id is used");
+			rc = -ENOSPC;
+			goto out;
+		}
+		id = next;
+		put_le32(nextbuf, next + 1);
+		rc = meta_put(s, txn, next_name, sizeof(next_name) - 1, nextbuf, sizeof(nextbuf),
+			      "next_view_id");
+		if (rc < 0)
+			goto out;
+		put_le32(idbuf, id);
+		rc = meta_put(s, txn, kbuf, view_key(kbuf, name, name_len), idbuf, sizeof(idbuf),
+			      "view");
+		if (rc < 0)
+			goto out;
+	}
+	rc = meta_put(s, txn, dkey, viewdef_key(dkey, id), len > 0 ? def : "", len, "viewdef");
+	if (rc < 0)
+		goto out;
+
+	/* On failure mdb_txn_commit() has already freed the transaction. */
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_txn_commit", rc);
+		goto out;
+	}
+	if (ret_id != NULL)
+		*ret_id = id;
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+sl_store_view_list(struct sl_store *s, sl_store_view_fn fn, void *arg)
+{
+	static char prefix[] = VIEW_KEY_PREFIX;
+	const size_t plen = sizeof(prefix) - 1;
+	char name[SL_STORE_VIEW_NAME_MAX + 1];
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn = NULL;
+	MDB_val k, v, def;
+	uint32_t id;
+	int rc;
+
+	assert(s != NULL && fn != NULL);
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_txn_begin", rc);
+		goto out;
+	}
+	rc = mdb_cursor_open(txn, s->meta, &cur);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_cursor_open", rc);
+		goto out;
+	}
+	/* Meta keys sort bytewise: the "view/" keys are one run, in name order. */
+	k.mv_size = plen;
+	k.mv_data = prefix;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		if (k.mv_size == plen || k.mv_size - plen > SL_STORE_VIEW_NAME_MAX) {
+			store_seterr(s->err, "view_list: corrupt view name (%zu bytes)",
+				     k.mv_size - plen);
+			rc = -EIO;
+			goto out;
+		}
+		rc = view_id_decode(s, &v, &id);
+		if (rc < 0)
+			goto out;
+		rc = viewdef_get(s, txn, id, true, &def);
+		if (rc < 0)
+			goto out;
+		memcpy(name, (const char *)k.mv_data + plen, k.mv_size - plen);
+		name[k.mv_size - plen] = '\0';
+		rc = fn(name, id, def.mv_data, def.mv_size, arg);
+		if (rc != 0)
+			goto out;
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = MDB_SUCCESS;
+	if (rc != MDB_SUCCESS)
+		rc = store_fail(s, "mdb_cursor_get", rc);
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+/* ---- retention ---- */
+
+int
+sl_store_delete_before(struct sl_store *s, uint32_t view, uint64_t before_ns, uint32_t max_keys,
+		       uint64_t *ret_deleted)
+{
+	uint8_t kbuf[SL_STORE_KEY_PREFIX];
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn = NULL;
+	const uint8_t *kp;
+	uint64_t deleted = 0;
+	MDB_val k, v;
+	int rc;
+
+	assert(s != NULL);
+	if (s->flags & SL_STORE_RDONLY) {
+		store_seterr(s->err, "delete_before: read-only handle");
+		return -EROFS;
+	}
+	if (max_keys == 0 || before_ns == 0) {
+		if (ret_deleted != NULL)
+			*ret_deleted = 0;
+		return 0;
+	}
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_txn_begin", rc);
+		goto out;
+	}
+	rc = mdb_cursor_open(txn, s->windows, &cur);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_cursor_open", rc);
+		goto out;
+	}
+	/*
+	 * Keys sort by view, then start: the view's oldest records come first.
+	 * After mdb_cursor_del() the cursor already stands on the next record,
+	 * and LMDB's MDB_NEXT knows it (it does not skip one).
+	 */
+	k.mv_size = win_key(kbuf, view, 0, NULL, 0);
+	k.mv_data = kbuf;
+	while (deleted < max_keys) {
+		rc = mdb_cursor_get(cur, &k, &v, deleted == 0 ? MDB_SET_RANGE : MDB_NEXT);
+		if (rc != MDB_SUCCESS)
+			break;
+		kp = k.mv_data;
+		if (k.mv_size < SL_STORE_KEY_PREFIX) {
+			store_seterr(s->err, "delete_before: corrupt key of %zu bytes", k.mv_size);
+			rc = -EIO;
+			goto out;
+		}
+		if (get_be32(kp) != view || get_be64(kp + 4) >= before_ns)
+			break;
+		rc = mdb_cursor_del(cur, 0);
+		if (rc != MDB_SUCCESS) {
+			rc = store_fail(s, "mdb_cursor_del", rc);
+			goto out;
+		}
+		deleted++;
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = MDB_SUCCESS;
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_cursor_get", rc);
+		goto out;
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	/* On failure mdb_txn_commit() has already freed the transaction. */
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_txn_commit", rc);
+		goto out;
+	}
+	if (ret_deleted != NULL)
+		*ret_deleted = deleted;
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
 int
 sl_store_info(struct sl_store *s, struct sl_store_info *ret_info)
 {

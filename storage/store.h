@@ -9,7 +9,9 @@
  * Closed windows in LMDB. The only module that includes <lmdb.h>.
  *
  * One environment (a directory holding data.mdb) with two named databases:
- *  - "meta":    "schema_version" -> u32 LE; "last_window/<view>" -> u64 LE start ns.
+ *  - "meta":    "schema_version" -> u32 LE; "last_window/<view>" -> u64 LE start ns;
+ *               the view registry ("view/<name>", "viewdef/<id>", "next_view_id",
+ *               below).
  *  - "windows": key = u32 BE view id, u64 BE window start ns, canonical group
  *               key bytes (so keys sort by view, then time, then group); value =
  *               u64 LE window end ns followed by the serialized state bytes.
@@ -27,6 +29,8 @@
  * or OS failure is available from sl_store_strerror() for the caller to log.
  */
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define SL_STORE_SCHEMA_VERSION 1u
@@ -126,6 +130,88 @@ typedef int (*sl_store_scan_fn)(uint32_t view, uint64_t start_ns, uint64_t end_n
  */
 int sl_store_scan(struct sl_store *s, uint32_t view, uint64_t from_ns, uint64_t to_ns,
 		  sl_store_scan_fn fn, void *arg);
+
+/* ---- view registry (meta database) ----
+ *
+ * Record view ids: 0 is the statsd metrics; configured views get ids 1, 2,
+ * ... from the registry, never reused. Meta keys: "view/<name>" -> u32 LE id
+ * (the name's current id), "viewdef/<u32 BE id>" -> the definition text (the
+ * YAML of a configuration holding that one view, written by sluiced so that
+ * readers decode the view's records with the plan that wrote them),
+ * "next_view_id" -> u32 LE.
+ */
+
+/** Longest view definition text accepted, bytes. */
+#define SL_STORE_VIEWDEF_MAX (1u << 20)
+/** Longest view name accepted, bytes. */
+#define SL_STORE_VIEW_NAME_MAX 64u
+
+/**
+ * Look up the current id and definition of view @p name.
+ * @param[out] ret_id   The id; may be NULL when not wanted.
+ * @param[out] ret_def  malloc()ed copy of the definition, NUL-terminated
+ *                      (caller frees); may be NULL when not wanted.
+ * @param[out] ret_len  Length of the definition (without the NUL); may be NULL.
+ * All three are written on success only.
+ * @return 0, -ENOENT (no such view; also for a name that could not be
+ *         registered), -ENOMEM, -EIO (a corrupt registry, or LMDB).
+ */
+int sl_store_view_lookup(struct sl_store *s, const char *name, uint32_t *ret_id, char **ret_def,
+			 size_t *ret_len);
+
+/**
+ * Definition of view id @p id (as sl_store_view_lookup()), current or not:
+ * the records of an id are decoded with its own definition.
+ * @return 0, -ENOENT (no definition for that id), -ENOMEM, -EIO.
+ */
+int sl_store_view_def(struct sl_store *s, uint32_t id, char **ret_def, size_t *ret_len);
+
+/**
+ * Bind @p name to a definition in one durable write transaction. With
+ * @p new_id false and the name already registered, its id is kept and its
+ * definition replaced; otherwise the next id is allocated and the name points
+ * to it (records of the old id stay, readable through sl_store_view_def()).
+ * Ids are handed out in order from 1 and never twice, whatever names come
+ * and go.
+ * @param def  @p len bytes (need not be NUL-terminated; stored as given).
+ * @param[out] ret_id  The name's id now; may be NULL. Written on success only.
+ * @return 0, -EINVAL (empty name, name over SL_STORE_VIEW_NAME_MAX bytes, def
+ *         over SL_STORE_VIEWDEF_MAX; checked before anything is written),
+ *         -EROFS, -ENOSPC (map full, or every id up to UINT32_MAX - 1 used),
+ *         -EIO.
+ */
+int sl_store_view_define(struct sl_store *s, const char *name, const char *def, size_t len,
+			 bool new_id, uint32_t *ret_id);
+
+/**
+ * Callback of sl_store_view_list(); non-zero stops. @p name is NUL-terminated;
+ * @p def (@p len bytes) is NOT: it points into the map. Both are valid during
+ * the call only, which runs inside the list's read transaction.
+ */
+typedef int (*sl_store_view_fn)(const char *name, uint32_t id, const char *def, size_t len,
+				void *arg);
+
+/**
+ * Visit every registered name (in bytewise name order) with its current id
+ * and definition, in one read transaction.
+ * @return 0, the callback's non-zero value, or -EIO.
+ */
+int sl_store_view_list(struct sl_store *s, sl_store_view_fn fn, void *arg);
+
+/**
+ * Retention: delete the records of @p view whose window start is below
+ * @p before_ns, at most @p max_keys of them, in one durable write
+ * transaction (the oldest first; records of other views, and of @p view from
+ * @p before_ns on, are never touched). Call again while it returns
+ * @p max_keys: bounded batches keep each write transaction short.
+ * "last_window/<view>" is left as it is.
+ * @param[out] ret_deleted  Records deleted (< max_keys: nothing older is left);
+ *                          may be NULL. Written on success only.
+ * @return 0, -EROFS, -ENOSPC (map full: deleting copies pages too), -EIO.
+ *         Nothing is deleted unless 0 is returned.
+ */
+int sl_store_delete_before(struct sl_store *s, uint32_t view, uint64_t before_ns,
+			   uint32_t max_keys, uint64_t *ret_deleted);
 
 /** Storage statistics for metrics and status output. */
 struct sl_store_info {

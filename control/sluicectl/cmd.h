@@ -50,6 +50,12 @@ extern const struct sl_cmd sl_cmd_stats;
 extern const struct sl_cmd sl_cmd_metrics;
 extern const struct sl_cmd sl_cmd_config;
 extern const struct sl_cmd sl_cmd_xdp; /**< Only with SL_HAVE_XDP (ebpf feature). */
+extern const struct sl_cmd sl_cmd_query; /**< cmd_query.c: rows of a stored view. */
+extern const struct sl_cmd sl_cmd_views; /**< cmd_query.c: the registered views. */
+
+/** The store directory of the commands that read it: --db, else $SL_CTL_DB_ENV, else this. */
+#define SL_CTL_DB_DEFAULT "/var/lib/sluice"
+#define SL_CTL_DB_ENV "SLUICE_DB"
 
 /** Print "sluicectl: <message>\n" on stderr. */
 void sl_ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -82,11 +88,13 @@ void sl_ctl_fmt_time(uint64_t ns, char *buf, size_t cap);
 
 /* ---- aligned text tables ---- */
 
-#define SL_TAB_COLS_MAX 16
+/** Columns of a table: `query` has a start, 4 dimensions, 16 aggregates and late. */
+#define SL_TAB_COLS_MAX 24
 
 /**
  * A text table: rows are copied into one arena, column widths are kept up to
- * date, sl_tab_print() aligns them. Owned by its creator (init/fini).
+ * date, sl_tab_print() aligns them. Widths count UTF-8 characters, not bytes
+ * ("±" is one column). Owned by its creator (init/fini).
  */
 struct sl_tab {
 	unsigned int ncols;

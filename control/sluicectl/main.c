@@ -33,6 +33,8 @@ static const struct sl_cmd *const cmds[] = {
 	&sl_cmd_stats,
 	&sl_cmd_metrics,
 	&sl_cmd_config,
+	&sl_cmd_views,
+	&sl_cmd_query,
 #ifdef SL_HAVE_XDP
 	&sl_cmd_xdp, /* cmd_xdp.c: built with the ebpf feature */
 #endif
@@ -120,6 +122,17 @@ sl_ctl_fmt_time(uint64_t ns, char *buf, size_t cap)
 
 /* ---- tables ---- */
 
+/** Columns @p s takes on a terminal: its UTF-8 characters (continuation bytes do not count). */
+static size_t
+disp_width(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
 void
 sl_tab_init(struct sl_tab *t, unsigned int ncols, const char *const *hdr, const char *align)
 {
@@ -128,7 +141,7 @@ sl_tab_init(struct sl_tab *t, unsigned int ncols, const char *const *hdr, const 
 	t->hdr = hdr;
 	t->align = align;
 	for (unsigned int i = 0; i < t->ncols; i++)
-		t->width[i] = strlen(hdr[i]);
+		t->width[i] = disp_width(hdr[i]);
 }
 
 /** Grow @p p (capacity *cap elements) to hold @p need: the new block, or NULL (p intact). */
@@ -169,13 +182,13 @@ sl_tab_add(struct sl_tab *t, const char *const *cells)
 	row = &t->cells[t->nrows * t->ncols];
 	for (unsigned int i = 0; i < t->ncols; i++) {
 		const char *s = cells[i] ? cells[i] : "";
-		size_t len = strlen(s);
+		size_t len = strlen(s), w = disp_width(s);
 
 		row[i] = t->arena_len;
 		memcpy(t->arena + t->arena_len, s, len + 1);
 		t->arena_len += len + 1;
-		if (len > t->width[i])
-			t->width[i] = len;
+		if (w > t->width[i])
+			t->width[i] = w;
 	}
 	t->nrows++;
 	return 0;
@@ -191,16 +204,17 @@ tab_line(const struct sl_tab *t, FILE *f, const char *indent, const char *const 
 		last--;
 	fputs(indent, f);
 	for (unsigned int i = 0; i <= last; i++) {
-		int w = (int)t->width[i];
+		/* Pad by characters, not bytes: printf's widths count bytes. */
+		int pad = (int)(t->width[i] - disp_width(cells[i]));
 
 		if (i > 0)
 			fputs("  ", f);
 		if (t->align[i] == 'r')
-			fprintf(f, "%*s", w, cells[i]);
+			fprintf(f, "%*s%s", pad, "", cells[i]);
 		else if (i == last)
 			fputs(cells[i], f);
 		else
-			fprintf(f, "%-*s", w, cells[i]);
+			fprintf(f, "%s%*s", cells[i], pad, "");
 	}
 	fputc('\n', f);
 }
@@ -249,7 +263,8 @@ help_all(void)
 	      "  --json         print machine-readable JSON (also accepted after COMMAND)\n"
 	      "  -h, --help     show this help; 'sluicectl COMMAND --help' shows one command\n"
 	      "  --version      print the version\n"
-	      "\nEnvironment: SLUICE_CTL_SOCKET (stats socket), SLUICE_DB (metrics store).\n"
+	      "\nEnvironment: SLUICE_CTL_SOCKET (stats socket), SLUICE_DB (the store of metrics,\n"
+	      "views and query).\n"
 	      "Exit status: 0 success, 1 runtime error, 2 usage error.\n",
 	      stdout);
 	return SL_EXIT_OK;

@@ -22,7 +22,8 @@ producer; event times within the bounds of the time knobs (and, without
 --skew, the late and out-of-order fractions within 6 sigma). The views are
 recomputed from the view definitions (the built-in default's are transcribed
 below from docs/configuration.md and must match the truth's), with the
-lateness rule re-implemented from its statement in the truth ("late_rule"):
+lateness rule re-implemented from its statement in the truth ("late_rule":
+a watermark per queue, i.e. per pcap file, lateness per slice, keep_late):
 per view, window and group the count, sum, avg (correctly rounded double of
 the exact mean), min, max, last (greatest time, then greatest value),
 quantiles (lower quantile, rank floor(q (n - 1))), distinct, top-k (count
@@ -162,7 +163,8 @@ def parse_line(where, line):
 
 
 def load_datagrams(paths, queues, dst_port=8125):
-    """Merge the files back into generation order (timestamp, then the IP id sequence)."""
+    """Merge the files back into generation order (timestamp, then the IP id sequence):
+    (ts, ip id, source, payload, where, queue: the index of the file it came from)."""
     streams = []
     for q, path in enumerate(paths):
         pkts = []
@@ -174,7 +176,7 @@ def load_datagrams(paths, queues, dst_port=8125):
             last_ts = ts
             if queues > 1 and (store - 1) % queues != q:
                 fail(f"{path} packet #{i}: store {store} belongs to queue {(store - 1) % queues}")
-            pkts.append((ts, ip_id, store, payload, f"{path} packet #{i}"))
+            pkts.append((ts, ip_id, store, payload, f"{path} packet #{i}", q))
         streams.append(pkts)
     heads = [0] * len(streams)
     merged = []
@@ -199,7 +201,7 @@ def recompute(datagrams, truth):
     payload_max = int(truth.get("payload_max", PAYLOAD_MAX))
     aggs = {}
     events = 0
-    for ts, _, store, payload, where in datagrams:
+    for ts, _, store, payload, where, _ in datagrams:
         if start_us is not None and rate is not None:
             want = start_us + events * 1000000 // rate
             if ts != want:
@@ -313,13 +315,13 @@ def default_view(name, event, lateness_ns, keep_late, max_groups, aggregates):
 DEFAULT_VIEW_DEFS = [
     default_view("footfall", "visit", 30 * 10**9, True, 10000,
                  [agg("count", "count"), agg("distinct(user)", "distinct", "user")]),
-    default_view("sales", "purchase", 0, False, 100000,
+    default_view("sales", "purchase", 30 * 10**9, True, 10000,
                  [agg("count", "count"), agg("sum(amount)", "sum", "amount"),
                   agg("avg(amount)", "avg", "amount"), agg("min(amount)", "min", "amount"),
                   agg("max(amount)", "max", "amount"), agg("last(amount)", "last", "amount"),
                   agg("quantiles(amount)", "quantiles", "amount",
                       quantiles=[Decimal("0.5"), Decimal("0.9"), Decimal("0.99")])]),
-    default_view("popular", "purchase", 0, False, 100000,
+    default_view("popular", "purchase", 30 * 10**9, True, 10000,
                  [agg("topk(sku,10)", "topk", "sku", k=10)]),
 ]
 
@@ -493,7 +495,7 @@ def parse_bin_payload(where, payload, seqs, source, producers):
 
 
 def read_events(datagrams, truth):
-    """Every event in send order as (event, arrival ns), with the per-datagram checks."""
+    """Every event in send order as (event, arrival ns, queue), with the per-datagram checks."""
     fmt = truth["format"]
     start_us = int(truth["start_ns"]) // 1000
     rate = int(truth["rate"])
@@ -509,7 +511,7 @@ def read_events(datagrams, truth):
     seqs = {}
     out = []
     n_late = n_ooo = 0
-    for ts, _, source, payload, where in datagrams:
+    for ts, _, source, payload, where, queue in datagrams:
         if rate:
             want = start_us + len(out) * 1000000 // rate
             if ts != want:
@@ -534,7 +536,7 @@ def read_events(datagrams, truth):
             if skew_ms == 0:
                 n_late += d < -by_ms
                 n_ooo += -by_ms <= d < 0
-            out.append((ev, ts * 1000))
+            out.append((ev, ts * 1000, queue))
     n = len(out)
     if skew_ms == 0 and n:
         for name, got, f in (("late", n_late, late_f), ("out-of-order", n_ooo, ooo_f)):
@@ -566,12 +568,23 @@ def group_sort_key(group):
 
 
 def recompute_views(events, defs):
-    """{(view index, window start, group tuple): {"late": n, "recs": [(t, event)]}}."""
+    """{(view index, window start, group tuple): {"late": n, "recs": [(t, event)]}}.
+
+    The late rule of the truth ("late_rule"), restated: M is the largest event
+    time of the events sent before on the same queue (the pcap file the
+    datagram is in; one file: all events), every event counting; an event of an
+    event-time view is late when the end of its slice [floor(t / slide) * slide,
+    + slide) plus allowed_lateness is <= M, and then late for every window that
+    holds it (counted once in the view's total). Without keep_late a late event
+    shows in no row: the rows' late is 0 and a group with only late events in a
+    window has no row.
+    """
     acc = {}
     totals = [{"events": 0, "late": 0} for _ in defs]
-    m = 0   # the largest event time of the events sent before, ns
-    for ev, arrival in events:
+    m = {}   # queue -> the largest event time of the events sent before on it, ns
+    for ev, arrival, queue in events:
         t_ev = ev.ts_ms * NS_PER_MS
+        mq = m.get(queue, 0)
         for vi, vd in enumerate(defs):
             if not where_holds(vd["where"], ev):
                 continue
@@ -579,19 +592,24 @@ def recompute_views(events, defs):
             size, slide = int(vd["window_size_ns"]), int(vd["window_slide_ns"])
             lateness = int(vd["allowed_lateness_ns"])
             by_event = vd["time"] == "event"
+            keep_late = vd["keep_late"] is True
             t = t_ev if by_event else arrival
             # An absent dimension is empty in a group key (view.h).
             group = tuple(ev.dim(d) or "" for d in vd["group_by"])
             s = t // slide * slide
+            late = by_event and s + slide + lateness <= mq
+            totals[vi]["late"] += late
             while s >= 0 and s + size > t:
+                if late and not keep_late:
+                    s -= slide
+                    continue
                 a = acc.setdefault((vi, s, group), {"late": 0, "recs": []})
-                if by_event and s + size + lateness <= m:
+                if late:
                     a["late"] += 1
-                    totals[vi]["late"] += 1
                 else:
                     a["recs"].append((t, ev))
                 s -= slide
-        m = max(m, t_ev)
+        m[queue] = max(mq, t_ev)
     return acc, totals
 
 

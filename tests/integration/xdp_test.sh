@@ -93,7 +93,7 @@ for _ in $(seq 1 100); do
 	fi
 	sleep 0.1
 done
-grep -q "XDP sends UDP port 8125 to sluiced, maps pinned" "$T/a/log" ||
+grep -q "XDP sends UDP port(s) 8125,8127,8128 to sluiced, maps pinned" "$T/a/log" ||
 	{ cat "$T/a/log" >&2; fail "sluiced did not set up its XDP program"; }
 A ip link show dev xa | grep -q "prog/xdp" || fail "no XDP program on xa"
 for m in prog xsks_map sl_xdp_stats sl_xdp_ports sl_xdp_deny4 sl_xdp_allow6 sl_xdp_conf; do
@@ -181,7 +181,7 @@ def want(what, got, exp):
         err.append(f"{what}: {got}, expected {exp}")
 sent_events = events + v6 + al + d4 + d6 + na
 sent_dgrams = gen_dgrams + v6 + al + d4 + d6 + na
-want("ports", x["ports"], [8125])
+want("ports", x["ports"], [8125, 8127, 8128])
 want("redirect", c["redirect"], gen_dgrams + v6 + al)
 want("deny", c["deny"], d4 + d6)
 want("not_allowed", c["not_allowed"], na)

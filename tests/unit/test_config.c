@@ -107,10 +107,10 @@ SL_TEST(default_loads_with_the_retail_views)
 	SL_ASSERT_STR_EQ(v->name, "sales");
 	SL_ASSERT_STR_EQ(v->where[0].values[0], "purchase");
 	SL_ASSERT_EQ(v->time, SL_CONFIG_TIME_EVENT);
-	SL_ASSERT_EQ(v->allowed_lateness_ns, 0);
-	SL_ASSERT(!v->keep_late);
+	SL_ASSERT_EQ(v->allowed_lateness_ns, 30 * NS_S);
+	SL_ASSERT(v->keep_late);
 	SL_ASSERT_EQ(v->retention_ns, 7 * 86400 * NS_S); /* the file's default */
-	SL_ASSERT_EQ(v->max_groups, 100000);             /* limits.max_groups */
+	SL_ASSERT_EQ(v->max_groups, 10000);
 	SL_ASSERT_EQ(v->n_aggs, 7);
 	for (unsigned int i = 0; i < 7; i++)
 		SL_ASSERT_STR_EQ(v->aggs[i].key, sales_keys[i]);
@@ -129,6 +129,11 @@ SL_TEST(default_loads_with_the_retail_views)
 
 	v = &cfg->views[2];
 	SL_ASSERT_STR_EQ(v->name, "popular");
+	SL_ASSERT_EQ(v->time, SL_CONFIG_TIME_EVENT);
+	SL_ASSERT_EQ(v->allowed_lateness_ns, 30 * NS_S);
+	SL_ASSERT(v->keep_late);
+	SL_ASSERT_EQ(v->retention_ns, 7 * 86400 * NS_S);
+	SL_ASSERT_EQ(v->max_groups, 10000);
 	SL_ASSERT_EQ(v->n_aggs, 1);
 	SL_ASSERT_EQ(v->aggs[0].kind, SL_CONFIG_AGG_TOPK);
 	SL_ASSERT_STR_EQ(v->aggs[0].field, "sku");
@@ -626,13 +631,23 @@ SL_TEST(dump_of_default_is_explicit)
 			    "    group_by: [store]\n"
 			    "    window: {size: 10s}\n"
 			    "    time: event\n"
-			    "    allowed_lateness: 0\n"
-			    "    keep_late: false\n"
+			    "    allowed_lateness: 30s\n"
+			    "    keep_late: true\n"
 			    "    aggregates: [count, \"sum(amount)\", \"avg(amount)\", \"min(amount)\", "
 			    "\"max(amount)\", \"last(amount)\", \"quantiles(amount, [0.5, 0.9, 0.99])\"]\n"
 			    "    retention: 7d\n"
-			    "    max_groups: 100000\n") != NULL);
-	SL_ASSERT(strstr(d, "    aggregates: [\"topk(sku, 10)\"]\n") != NULL);
+			    "    max_groups: 10000\n") != NULL);
+	SL_ASSERT(strstr(d, "  - name: popular\n"
+			    "    where:\n"
+			    "      event: \"purchase\"\n"
+			    "    group_by: [store]\n"
+			    "    window: {size: 10s}\n"
+			    "    time: event\n"
+			    "    allowed_lateness: 30s\n"
+			    "    keep_late: true\n"
+			    "    aggregates: [\"topk(sku, 10)\"]\n"
+			    "    retention: 7d\n"
+			    "    max_groups: 10000\n") != NULL);
 	free(d);
 	sl_config_free(cfg);
 	return SL_TEST_PASS;

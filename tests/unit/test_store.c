@@ -153,6 +153,12 @@ mdb_cursor_get(MDB_cursor *cursor, MDB_val *key, MDB_val *data, MDB_cursor_op op
 	return fi_hit() ? MDB_PANIC : FI_REAL(mdb_cursor_get)(cursor, key, data, op);
 }
 
+int
+mdb_cursor_del(MDB_cursor *cursor, unsigned int flags)
+{
+	return fi_hit() ? MDB_PANIC : FI_REAL(mdb_cursor_del)(cursor, flags);
+}
+
 /* Helpers ---------------------------------------------------------------- */
 
 /* A temporary directory; the store goes in its subdirectory "db". */
@@ -806,6 +812,520 @@ SL_TEST(reads_fail_cleanly_at_every_fault)
 	SL_ASSERT_OK(rc);
 	SL_ASSERT_EQ(info.records, 3);
 	SL_ASSERT_EQ(info.last_window, 100);
+	sl_store_close(s);
+	tdir_remove(&d);
+	return SL_TEST_PASS;
+}
+
+/* View registry ---------------------------------------------------------- */
+
+/* Look @p name up and compare its id and definition. */
+static int
+check_view(struct sl_store *s, const char *name, uint32_t want_id, const char *want_def)
+{
+	uint32_t id = 0;
+	size_t len = 0;
+	char *def = NULL;
+
+	SL_ASSERT_OK(sl_store_view_lookup(s, name, &id, &def, &len));
+	SL_ASSERT_EQ(id, want_id);
+	SL_ASSERT_NOT_NULL(def);
+	SL_ASSERT_EQ(len, strlen(want_def));
+	SL_ASSERT_STR_EQ(def, want_def);
+	free(def);
+	return SL_TEST_PASS;
+}
+
+static int
+check_def(struct sl_store *s, uint32_t id, const char *want_def)
+{
+	size_t len = 0;
+	char *def = NULL;
+
+	SL_ASSERT_OK(sl_store_view_def(s, id, &def, &len));
+	SL_ASSERT_EQ(len, strlen(want_def));
+	SL_ASSERT_STR_EQ(def, want_def);
+	free(def);
+	return SL_TEST_PASS;
+}
+
+#define CHECK(call)                                                                    \
+	do {                                                                           \
+		if ((call) != SL_TEST_PASS)                                            \
+			return SL_TEST_FAIL;                                           \
+	} while (0)
+
+SL_TEST(view_ids_start_at_1_and_are_never_reused)
+{
+	struct sl_store *s;
+	struct tdir d;
+	uint32_t id = 77;
+	char *def = (char *)"untouched";
+	size_t len = 5;
+
+	SL_ASSERT_OK(tdir_make(&d));
+	SL_ASSERT_OK(sl_store_open(d.db, 0, 0, &s));
+	SL_ASSERT_EQ(sl_store_view_lookup(s, "sales", &id, &def, &len), -ENOENT);
+	SL_ASSERT_EQ(id, 77); /* outputs are written on success only */
+	SL_ASSERT_STR_EQ(def, "untouched");
+	SL_ASSERT_EQ(len, 5);
+	SL_ASSERT_EQ(sl_store_view_def(s, 0, &def, &len), -ENOENT); /* 0: statsd, no definition */
+	SL_ASSERT_EQ(sl_store_view_def(s, 1, &def, &len), -ENOENT);
+
+	/* The first id is 1; a second name gets the next one. */
+	SL_ASSERT_OK(sl_store_view_define(s, "sales", "def-1", 5, false, &id));
+	SL_ASSERT_EQ(id, 1);
+	SL_ASSERT_OK(sl_store_view_define(s, "popular", "def-2", 5, false, &id));
+	SL_ASSERT_EQ(id, 2);
+	CHECK(check_view(s, "sales", 1, "def-1"));
+	CHECK(check_view(s, "popular", 2, "def-2"));
+
+	/* new_id false on a registered name: same id, new definition. */
+	SL_ASSERT_OK(sl_store_view_define(s, "sales", "def-1b", 6, false, &id));
+	SL_ASSERT_EQ(id, 1);
+	CHECK(check_view(s, "sales", 1, "def-1b"));
+	CHECK(check_def(s, 1, "def-1b"));
+
+	/* new_id true: the next id; the old one keeps its last definition. */
+	SL_ASSERT_OK(sl_store_view_define(s, "sales", "def-3", 5, true, &id));
+	SL_ASSERT_EQ(id, 3);
+	CHECK(check_view(s, "sales", 3, "def-3"));
+	CHECK(check_def(s, 1, "def-1b"));
+	CHECK(check_def(s, 2, "def-2"));
+	CHECK(check_def(s, 3, "def-3"));
+	SL_ASSERT_EQ(sl_store_view_def(s, 4, &def, &len), -ENOENT);
+
+	/* new_id true on a new name is just a new name. */
+	SL_ASSERT_OK(sl_store_view_define(s, "fresh", "def-4", 5, true, &id));
+	SL_ASSERT_EQ(id, 4);
+
+	/* Every output is optional. */
+	SL_ASSERT_OK(sl_store_view_define(s, "fresh", "def-4b", 6, false, NULL));
+	SL_ASSERT_OK(sl_store_view_lookup(s, "fresh", NULL, NULL, NULL));
+	SL_ASSERT_OK(sl_store_view_lookup(s, "fresh", &id, NULL, &len));
+	SL_ASSERT_EQ(id, 4);
+	SL_ASSERT_EQ(len, 6);
+	SL_ASSERT_OK(sl_store_view_def(s, 4, NULL, &len));
+	SL_ASSERT_EQ(len, 6);
+	sl_store_close(s);
+
+	/* Durable, readable read-only, and read-only refuses to define. */
+	SL_ASSERT_OK(sl_store_open(d.db, 0, SL_STORE_RDONLY, &s));
+	CHECK(check_view(s, "sales", 3, "def-3"));
+	CHECK(check_view(s, "popular", 2, "def-2"));
+	CHECK(check_def(s, 1, "def-1b"));
+	SL_ASSERT_EQ(sl_store_view_define(s, "x", "d", 1, false, &id), -EROFS);
+	sl_store_close(s);
+
+	/* The counter survives a reopen: no id is handed out twice. */
+	SL_ASSERT_OK(sl_store_open(d.db, 0, 0, &s));
+	SL_ASSERT_OK(sl_store_view_define(s, "popular", "def-5", 5, true, &id));
+	SL_ASSERT_EQ(id, 5);
+	sl_store_close(s);
+	tdir_remove(&d);
+	return SL_TEST_PASS;
+}
+
+SL_TEST(view_define_limits)
+{
+	static char big[SL_STORE_VIEWDEF_MAX + 1];
+	char name[SL_STORE_VIEW_NAME_MAX + 2];
+	struct sl_store *s;
+	struct tdir d;
+	uint32_t id;
+	size_t len;
+	char *def;
+
+	memset(big, 'y', sizeof(big));
+	memset(name, 'n', sizeof(name));
+	name[SL_STORE_VIEW_NAME_MAX + 1] = '\0';
+	SL_ASSERT_OK(tdir_make(&d));
+	SL_ASSERT_OK(sl_store_open(d.db, 0, 0, &s));
+	SL_ASSERT_EQ(sl_store_view_define(s, "", "d", 1, false, &id), -EINVAL);
+	SL_ASSERT_EQ(sl_store_view_define(s, name, "d", 1, false, &id), -EINVAL); /* 65 bytes */
+	SL_ASSERT_EQ(sl_store_view_lookup(s, name, &id, NULL, NULL), -ENOENT);
+	SL_ASSERT_EQ(sl_store_view_lookup(s, "", &id, NULL, NULL), -ENOENT);
+	SL_ASSERT_EQ(sl_store_view_define(s, "v", big, sizeof(big), false, &id), -EINVAL);
+	SL_ASSERT(strstr(sl_store_strerror(s), "definition") != NULL);
+
+	/* Nothing was written by the refusals: the first id is still 1. */
+	name[SL_STORE_VIEW_NAME_MAX] = '\0'; /* 64 bytes: the limit itself */
+	SL_ASSERT_OK(sl_store_view_define(s, name, big, SL_STORE_VIEWDEF_MAX, false, &id));
+	SL_ASSERT_EQ(id, 1);
+	SL_ASSERT_OK(sl_store_view_lookup(s, name, &id, &def, &len));
+	SL_ASSERT_EQ(len, SL_STORE_VIEWDEF_MAX);
+	SL_ASSERT_EQ(def[len], '\0');
+	SL_ASSERT(memcmp(def, big, len) == 0);
+	free(def);
+
+	/* An empty definition, and one holding a NUL byte: stored as given. */
+	SL_ASSERT_OK(sl_store_view_define(s, "empty", NULL, 0, false, &id));
+	SL_ASSERT_EQ(id, 2);
+	CHECK(check_view(s, "empty", 2, ""));
+	SL_ASSERT_OK(sl_store_view_define(s, "nul", "a\0b", 3, false, &id));
+	SL_ASSERT_OK(sl_store_view_lookup(s, "nul", &id, &def, &len));
+	SL_ASSERT_EQ(len, 3);
+	SL_ASSERT(memcmp(def, "a\0b", 4) == 0);
+	free(def);
+
+	/* Names are bytes: a '/' in a name is not special. */
+	SL_ASSERT_OK(sl_store_view_define(s, "a/b", "slash", 5, false, &id));
+	CHECK(check_view(s, "a/b", 4, "slash"));
+	sl_store_close(s);
+	tdir_remove(&d);
+	return SL_TEST_PASS;
+}
+
+struct seen_view {
+	char name[SL_STORE_VIEW_NAME_MAX + 1];
+	uint32_t id;
+	char def[16];
+};
+
+struct seen_views {
+	uint32_t n;
+	uint32_t stop_at; /* return 9 after this many; 0: never */
+	struct seen_view v[16];
+};
+
+static int
+collect_view(const char *name, uint32_t id, const char *def, size_t len, void *arg)
+{
+	struct seen_views *sv = arg;
+	struct seen_view *v;
+
+	if (sv->n == sizeof(sv->v) / sizeof(sv->v[0]) || len >= sizeof(v->def))
+		return -ERANGE;
+	v = &sv->v[sv->n++];
+	snprintf(v->name, sizeof(v->name), "%s", name);
+	v->id = id;
+	memcpy(v->def, def, len); /* not NUL-terminated: it points into the map */
+	v->def[len] = '\0';
+	return sv->n == sv->stop_at ? 9 : 0;
+}
+
+SL_TEST(view_list_in_name_order)
+{
+	static const char *const names[] = { "zeta", "alpha", "beta", "a", "alpha2" };
+	struct seen_views sv;
+	struct sl_store *s;
+	struct tdir d;
+
+	SL_ASSERT_OK(tdir_make(&d));
+	SL_ASSERT_OK(sl_store_open(d.db, 0, 0, &s));
+	memset(&sv, 0, sizeof(sv));
+	SL_ASSERT_OK(sl_store_view_list(s, collect_view, &sv));
+	SL_ASSERT_EQ(sv.n, 0);
+
+	for (uint32_t i = 0; i < 5; i++)
+		SL_ASSERT_OK(sl_store_view_define(s, names[i], names[i], strlen(names[i]), false,
+						  NULL));
+	/* A new id for "beta": the list shows the current one. */
+	SL_ASSERT_OK(sl_store_view_define(s, "beta", "beta-v2", 7, true, NULL));
+	/* Other meta keys, before and after "view/" (and "viewdef/"), are not listed. */
+	SL_ASSERT_OK(sl_store_put_window(s, 3, 1000, 2000, NULL, 0));
+
+	memset(&sv, 0, sizeof(sv));
+	SL_ASSERT_OK(sl_store_view_list(s, collect_view, &sv));
+	SL_ASSERT_EQ(sv.n, 5);
+	SL_ASSERT_STR_EQ(sv.v[0].name, "a");
+	SL_ASSERT_EQ(sv.v[0].id, 4);
+	SL_ASSERT_STR_EQ(sv.v[0].def, "a");
+	SL_ASSERT_STR_EQ(sv.v[1].name, "alpha");
+	SL_ASSERT_EQ(sv.v[1].id, 2);
+	SL_ASSERT_STR_EQ(sv.v[2].name, "alpha2");
+	SL_ASSERT_EQ(sv.v[2].id, 5);
+	SL_ASSERT_STR_EQ(sv.v[3].name, "beta");
+	SL_ASSERT_EQ(sv.v[3].id, 6);
+	SL_ASSERT_STR_EQ(sv.v[3].def, "beta-v2");
+	SL_ASSERT_STR_EQ(sv.v[4].name, "zeta");
+	SL_ASSERT_EQ(sv.v[4].id, 1);
+	SL_ASSERT_STR_EQ(sv.v[4].def, "zeta");
+
+	/* A non-zero callback result stops the walk and is returned. */
+	memset(&sv, 0, sizeof(sv));
+	sv.stop_at = 2;
+	SL_ASSERT_EQ(sl_store_view_list(s, collect_view, &sv), 9);
+	SL_ASSERT_EQ(sv.n, 2);
+	sl_store_close(s);
+	tdir_remove(&d);
+	return SL_TEST_PASS;
+}
+
+SL_TEST(view_registry_is_atomic_at_every_fault)
+{
+	struct seen_views sv;
+	struct sl_store *s;
+	struct tdir d;
+	unsigned int n;
+	uint32_t id;
+	char *def;
+	size_t len;
+	int rc;
+
+	SL_ASSERT_OK(tdir_make(&d));
+	SL_ASSERT_OK(sl_store_open(d.db, 0, 0, &s));
+	SL_ASSERT_OK(sl_store_view_define(s, "old", "old-def", 7, false, &id));
+
+	/* A new name: nothing of it, and no id used up, until it succeeds. */
+	for (n = 1; n < 100; n++) {
+		id = 0;
+		fi_arm(n);
+		rc = sl_store_view_define(s, "new", "new-def", 7, false, &id);
+		if (!fi_disarm())
+			break;
+		SL_ASSERT_EQ(rc, -EIO);
+		SL_ASSERT_EQ(id, 0);
+		SL_ASSERT_EQ(sl_store_view_lookup(s, "new", NULL, NULL, NULL), -ENOENT);
+		SL_ASSERT_EQ(sl_store_view_def(s, 2, NULL, NULL), -ENOENT);
+	}
+	SL_ASSERT(n > 4 && n < 100); /* begin, get, get next, 3 x put, commit */
+	SL_ASSERT_OK(rc);
+	SL_ASSERT_EQ(id, 2);
+
+	/* A new id for an existing name: the old binding holds until it succeeds. */
+	for (n = 1; n < 100; n++) {
+		fi_arm(n);
+		rc = sl_store_view_define(s, "old", "old-v2", 6, true, &id);
+		if (!fi_disarm())
+			break;
+		SL_ASSERT_EQ(rc, -EIO);
+		CHECK(check_view(s, "old", 1, "old-def"));
+	}
+	SL_ASSERT_OK(rc);
+	SL_ASSERT_EQ(id, 3);
+	CHECK(check_view(s, "old", 3, "old-v2"));
+
+	/* Reads end in a clean error or the right answer. */
+	for (n = 1; n < 100; n++) {
+		def = NULL;
+		fi_arm(n);
+		rc = sl_store_view_lookup(s, "old", &id, &def, &len);
+		if (!fi_disarm())
+			break;
+		SL_ASSERT_EQ(rc, -EIO);
+		SL_ASSERT_NULL(def);
+	}
+	SL_ASSERT_OK(rc);
+	SL_ASSERT_STR_EQ(def, "old-v2");
+	free(def);
+	for (n = 1; n < 100; n++) {
+		def = NULL;
+		fi_arm(n);
+		rc = sl_store_view_def(s, 1, &def, &len);
+		if (!fi_disarm())
+			break;
+		SL_ASSERT_EQ(rc, -EIO);
+		SL_ASSERT_NULL(def);
+	}
+	SL_ASSERT_OK(rc);
+	SL_ASSERT_STR_EQ(def, "old-def");
+	free(def);
+	for (n = 1; n < 100; n++) {
+		memset(&sv, 0, sizeof(sv));
+		fi_arm(n);
+		rc = sl_store_view_list(s, collect_view, &sv);
+		if (!fi_disarm())
+			break;
+		SL_ASSERT_EQ(rc, -EIO);
+	}
+	SL_ASSERT(n > 5 && n < 100);
+	SL_ASSERT_OK(rc);
+	SL_ASSERT_EQ(sv.n, 2);
+	SL_ASSERT_STR_EQ(sv.v[0].name, "new");
+	SL_ASSERT_STR_EQ(sv.v[1].name, "old");
+	sl_store_close(s);
+	tdir_remove(&d);
+	return SL_TEST_PASS;
+}
+
+/* Retention --------------------------------------------------------------- */
+
+/* Records of view @p view with starts first, first + step, ... (n of them, keys "a", "b"). */
+static int
+put_windows(struct sl_store *s, uint32_t view, uint64_t first, uint64_t step, uint32_t n)
+{
+	const struct sl_store_rec w[] = { REC("a", "1"), REC("b", "2") };
+	int rc = 0;
+
+	for (uint32_t i = 0; i < n && rc == 0; i++)
+		rc = sl_store_put_window(s, view, first + i * step, first + (i + 1) * step, w, 2);
+	return rc;
+}
+
+static int
+count_one(uint32_t view, uint64_t start_ns, uint64_t end_ns, const uint8_t *key, uint32_t key_len,
+	  const uint8_t *val, uint32_t val_len, void *arg)
+{
+	(void)view, (void)start_ns, (void)end_ns, (void)key, (void)key_len, (void)val, (void)val_len;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+static uint64_t
+count_recs(struct sl_store *s, uint32_t view, uint64_t from, uint64_t to)
+{
+	uint64_t n = 0;
+
+	if (sl_store_scan(s, view, from, to, count_one, &n) != 0)
+		return UINT64_MAX;
+	return n;
+}
+
+SL_TEST(delete_before_bounded_batches_oldest_first)
+{
+	struct sl_store_info info;
+	struct sl_store *s;
+	struct seen sn;
+	struct tdir d;
+	uint64_t del = 99;
+
+	SL_ASSERT_OK(tdir_make(&d));
+	SL_ASSERT_OK(sl_store_open(d.db, 0, 0, &s));
+	/* View 1: starts 100, 200, ..., 1000 (2 records each); neighbours on both sides. */
+	SL_ASSERT_OK(put_windows(s, 1, 100, 100, 10));
+	SL_ASSERT_OK(put_windows(s, 0, 100, 100, 10));
+	SL_ASSERT_OK(put_windows(s, 2, 100, 100, 10));
+	SL_ASSERT_OK(put_windows(s, UINT32_MAX, 0, 100, 3));
+
+	/* Nothing to do. */
+	SL_ASSERT_OK(sl_store_delete_before(s, 1, 100, 10, &del));
+	SL_ASSERT_EQ(del, 0);
+	del = 99;
+	SL_ASSERT_OK(sl_store_delete_before(s, 1, 0, 10, &del));
+	SL_ASSERT_EQ(del, 0);
+	del = 99;
+	SL_ASSERT_OK(sl_store_delete_before(s, 1, 1000, 0, &del));
+	SL_ASSERT_EQ(del, 0);
+	SL_ASSERT_EQ(count_recs(s, 1, 0, UINT64_MAX), 20);
+
+	/* Before 450: windows 100..400, 8 records, in batches of 3: 3, 3, 2. */
+	SL_ASSERT_OK(sl_store_delete_before(s, 1, 450, 3, &del));
+	SL_ASSERT_EQ(del, 3);
+	SL_ASSERT_OK(scan(s, 1, 0, UINT64_MAX, &sn));
+	SL_ASSERT_EQ(sn.n, 17);
+	SL_ASSERT_EQ(sn.r[0].start, 200); /* the oldest went first, in key order */
+	SL_ASSERT_STR_EQ(sn.r[0].key, "b");
+	SL_ASSERT_OK(sl_store_delete_before(s, 1, 450, 3, &del));
+	SL_ASSERT_EQ(del, 3);
+	SL_ASSERT_OK(sl_store_delete_before(s, 1, 450, 3, &del));
+	SL_ASSERT_EQ(del, 2); /* < max_keys: done */
+	SL_ASSERT_OK(sl_store_delete_before(s, 1, 450, 3, &del));
+	SL_ASSERT_EQ(del, 0);
+	SL_ASSERT_OK(scan(s, 1, 0, UINT64_MAX, &sn));
+	SL_ASSERT_EQ(sn.n, 12);
+	SL_ASSERT_EQ(sn.r[0].start, 500);
+	SL_ASSERT_STR_EQ(sn.r[0].key, "a");
+	SL_ASSERT_EQ(sn.r[11].start, 1000);
+
+	/* Exactly max_keys left: all of them, and the next call finds none. */
+	SL_ASSERT_OK(sl_store_delete_before(s, 1, 600, 2, &del));
+	SL_ASSERT_EQ(del, 2);
+	SL_ASSERT_OK(sl_store_delete_before(s, 1, 600, 2, &del));
+	SL_ASSERT_EQ(del, 0);
+
+	/* The bound is exclusive: a window starting at before_ns stays. */
+	SL_ASSERT_EQ(count_recs(s, 1, 600, 601), 2);
+
+	/* Other views are untouched, the last one too, and last_window stays. */
+	SL_ASSERT_EQ(count_recs(s, 0, 0, UINT64_MAX), 20);
+	SL_ASSERT_EQ(count_recs(s, 2, 0, UINT64_MAX), 20);
+	SL_ASSERT_EQ(count_recs(s, UINT32_MAX, 0, UINT64_MAX), 6);
+	SL_ASSERT_OK(sl_store_delete_before(s, UINT32_MAX, UINT64_MAX, 100, &del));
+	SL_ASSERT_EQ(del, 6);
+	SL_ASSERT_EQ(count_recs(s, 2, 0, UINT64_MAX), 20);
+	SL_ASSERT_OK(sl_store_delete_before(s, 0, 300, 100, NULL));
+	SL_ASSERT_EQ(count_recs(s, 0, 0, UINT64_MAX), 16);
+	SL_ASSERT_EQ(count_recs(s, 1, 0, UINT64_MAX), 10);
+	SL_ASSERT_OK(sl_store_info(s, &info));
+	SL_ASSERT_EQ(info.last_window, 1000);
+	SL_ASSERT_EQ(info.records, 10 + 16 + 20);
+
+	/* A view with no records at all, before every other view's. */
+	SL_ASSERT_OK(sl_store_delete_before(s, 3, UINT64_MAX, 100, &del));
+	SL_ASSERT_EQ(del, 0);
+	SL_ASSERT_EQ(count_recs(s, 2, 0, UINT64_MAX), 20);
+	sl_store_close(s);
+
+	SL_ASSERT_OK(sl_store_open(d.db, 0, SL_STORE_RDONLY, &s));
+	SL_ASSERT_EQ(sl_store_delete_before(s, 1, 2000, 10, &del), -EROFS);
+	SL_ASSERT_EQ(count_recs(s, 1, 0, UINT64_MAX), 10);
+	sl_store_close(s);
+	tdir_remove(&d);
+	return SL_TEST_PASS;
+}
+
+/* Many records over many pages: the cursor must not skip one after a delete. */
+SL_TEST(delete_before_across_pages)
+{
+	enum { N = 3000 };
+	static uint8_t val[100];
+	struct sl_store_rec *recs = calloc(N, sizeof(*recs));
+	char (*keys)[8] = calloc(N, sizeof(*keys));
+	struct sl_store_info info;
+	struct sl_store *s;
+	struct tdir d;
+	uint64_t del, total = 0;
+
+	SL_ASSERT_NOT_NULL(recs);
+	SL_ASSERT_NOT_NULL(keys);
+	for (uint32_t i = 0; i < N; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%05u", i);
+		recs[i] = (struct sl_store_rec){ (const uint8_t *)keys[i], 6, val, sizeof(val) };
+	}
+	SL_ASSERT_OK(tdir_make(&d));
+	SL_ASSERT_OK(sl_store_open(d.db, 0, 0, &s));
+	for (uint32_t w = 0; w < 4; w++)
+		SL_ASSERT_OK(sl_store_put_window(s, 7, 1000 * (w + 1), 1000 * (w + 2), recs, N));
+	SL_ASSERT_OK(sl_store_put_window(s, 8, 0, 1000, recs, N));
+	/* Windows 1000, 2000, 3000 go in batches of 1000 (deleting inside pages and whole ones). */
+	do {
+		SL_ASSERT_OK(sl_store_delete_before(s, 7, 4000, 1000, &del));
+		total += del;
+	} while (del == 1000);
+	SL_ASSERT_EQ(total, 3 * N);
+	SL_ASSERT_EQ(count_recs(s, 7, 0, 4000), 0);
+	SL_ASSERT_EQ(count_recs(s, 7, 4000, UINT64_MAX), N);
+	SL_ASSERT_EQ(count_recs(s, 8, 0, UINT64_MAX), N);
+	SL_ASSERT_OK(sl_store_info(s, &info));
+	SL_ASSERT_EQ(info.records, 2 * N);
+	sl_store_close(s);
+	tdir_remove(&d);
+	free(recs);
+	free(keys);
+	return SL_TEST_PASS;
+}
+
+SL_TEST(delete_before_is_atomic_at_every_fault)
+{
+	struct sl_store *s;
+	struct seen sn;
+	struct tdir d;
+	uint64_t del;
+	unsigned int n;
+	int rc;
+
+	SL_ASSERT_OK(tdir_make(&d));
+	SL_ASSERT_OK(sl_store_open(d.db, 0, 0, &s));
+	SL_ASSERT_OK(put_windows(s, 1, 100, 100, 4));
+	SL_ASSERT_OK(put_windows(s, 2, 100, 100, 2));
+	for (n = 1; n < 100; n++) {
+		del = 99;
+		fi_arm(n);
+		rc = sl_store_delete_before(s, 1, 300, 10, &del);
+		if (!fi_disarm())
+			break;
+		SL_ASSERT_EQ(rc, -EIO);
+		SL_ASSERT_EQ(del, 99);
+		SL_ASSERT_EQ(count_recs(s, 1, 0, UINT64_MAX), 8);
+	}
+	SL_ASSERT(n > 9 && n < 100); /* begin, cursor open, 5 gets, 4 deletes, commit */
+	SL_ASSERT_OK(rc);
+	SL_ASSERT_EQ(del, 4);
+	SL_ASSERT_OK(scan(s, 1, 0, UINT64_MAX, &sn));
+	SL_ASSERT_EQ(sn.n, 4);
+	SL_ASSERT_EQ(sn.r[0].start, 300);
+	SL_ASSERT_EQ(count_recs(s, 2, 0, UINT64_MAX), 4);
 	sl_store_close(s);
 	tdir_remove(&d);
 	return SL_TEST_PASS;
