@@ -630,7 +630,7 @@ sl_merge_thread(void *arg)
 			got += views_drain(m);
 			for (uint32_t v = 0; v < n_views; v++)
 				sl_vmerge_commit_before(m->vm, v, vbound[v]);
-			sl_vmerge_retention(m->vm);
+			sl_vmerge_retention(m->vm, false);
 		}
 
 		{
@@ -649,6 +649,8 @@ sl_merge_thread(void *arg)
 			nanosleep(&ts, NULL);
 		}
 	}
+	if (n_views > 0)
+		sl_vmerge_retention(m->vm, true);
 	STORE_LOG(INFO, "all windows committed\n");
 	return NULL;
 }

@@ -574,21 +574,26 @@ sl_vmerge_commit_before(struct sl_vmerge *vm, uint32_t view, uint64_t bound)
 }
 
 void
-sl_vmerge_retention(struct sl_vmerge *vm)
+sl_vmerge_retention(struct sl_vmerge *vm, bool final)
 {
 	uint64_t now = mono_ns();
 
 	for (uint32_t i = 0; i < vm->n_views; i++) {
 		struct vview *v = &vm->views[i];
-		uint64_t deleted = 0;
+		uint64_t deleted;
 
 		if (v->cfg.retention_ns == 0 || v->newest_end <= v->cfg.retention_ns ||
-		    now - v->last_retention < SL_NS_PER_SEC)
+		    (!final && now - v->last_retention < SL_NS_PER_SEC))
 			continue;
 		v->last_retention = now;
-		if (sl_store_delete_before(vm->store, v->cfg.id, v->newest_end - v->cfg.retention_ns,
-					   RETENTION_BATCH, &deleted) == 0)
+		do {
+			deleted = 0;
+			if (sl_store_delete_before(vm->store, v->cfg.id,
+						   v->newest_end - v->cfg.retention_ns,
+						   RETENTION_BATCH, &deleted) != 0)
+				break;
 			stat_add(&vm->stats.retention_deleted, deleted);
+		} while (final && deleted == RETENTION_BATCH);
 	}
 }
 

@@ -64,8 +64,13 @@ void sl_vmerge_late(struct sl_vmerge *vm, const struct sl_vwin_note *notes, uint
 /** Commit every pending slice of view @p view (index) that starts before @p bound. */
 void sl_vmerge_commit_before(struct sl_vmerge *vm, uint32_t view, uint64_t bound);
 
-/** Delete records past their view's retention: at most one batch per view per call. */
-void sl_vmerge_retention(struct sl_vmerge *vm);
+/**
+ * Retention: delete the records of each view whose slice starts more than its
+ * retention before the end of its newest committed slice (event time, so a
+ * replay keeps what a live run would). At most one batch of 10 000 records
+ * per view and second; with @p final, everything due, now.
+ */
+void sl_vmerge_retention(struct sl_vmerge *vm, bool final);
 
 /** Slices pending over all views. */
 uint32_t sl_vmerge_pending(const struct sl_vmerge *vm);

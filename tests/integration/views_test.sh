@@ -12,7 +12,7 @@ set -u
 
 [ -x "$SLUICED" ] || { echo "sluiced not built"; exit 77; }
 COMPARE="$SL_SRC/tests/integration/compare_views.py"
-VIEWS="footfall sales popular sales_sliding arrivals visitors"
+VIEWS="footfall sales popular sales_sliding arrivals visitors recent"
 
 # The built-in retail views, then three more.
 "$SLUICECTL" config default >"$T/views.yaml" || fail "sluicectl config default"
@@ -35,6 +35,12 @@ cat >>"$T/views.yaml" <<'EOF'
     window: {size: 1h}
     allowed_lateness: 30s
     aggregates: [count, "distinct(user)"]
+  - name: recent
+    group_by: [store]
+    window: {size: 10s}
+    allowed_lateness: 30s
+    aggregates: [count]
+    retention: 2m
 EOF
 "$SLUICECTL" config check "$T/views.yaml" >/dev/null || fail "test config does not load"
 
@@ -108,7 +114,7 @@ PY
 # with --step 1h equal the truth of 1 h windows over the same events (no late
 # events here: out of order by at most 20 s, without skew, inside the 30 s lateness,
 # so both configurations agree on every event).
-sed -e 's/window: {size: 10s}/window: {size: 1h}/' "$T/views.yaml" >"$T/hour.yaml"
+sed -e 's/window: {size: 10s}/window: {size: 1h}/' -e 's/retention: 2m/retention: 2h/' "$T/views.yaml" >"$T/hour.yaml"
 "$SLUICE_GEN" "${GEN_COMMON[@]}" --late 0 --skew 0 --late-by 20s --rate 400 --format json --pcap "$T/range.pcap" \
 	--truth "$T/range.truth.json" || fail "range: sluice-gen"
 "$SLUICE_GEN" "${GEN_COMMON[@]}" --late 0 --skew 0 --late-by 20s --rate 400 --format json --config "$T/hour.yaml" \
@@ -131,5 +137,22 @@ python3 - "$T/range/sales.json" <<'PY' || fail "range: expected rows merging man
 import json, sys
 rows = json.load(open(sys.argv[1]))
 assert rows and all(r["window_end"] - r["window_start"] == 3600 * 10**9 for r in rows), rows[:2]
+PY
+# Retention: of the 300 s of "recent", the slices more than 2 min older than the
+# newest were deleted; the rest equals the truth.
+"$SLUICECTL" query recent --db "$T/range/db" --from 0 --to 4000000000 --json \
+	>"$T/range/recent.json" || fail "range: sluicectl query recent"
+python3 - "$T/range.truth.json" "$T/range/recent.json" <<'PY' || fail "range: retention"
+import json, sys
+truth = [r for r in json.load(open(sys.argv[1]))["views"] if r["view"] == "recent"]
+got = json.load(open(sys.argv[2]))
+newest = max(r["window_end"] for r in truth)
+cut = newest - 120 * 10**9
+keep = [r for r in truth if r["window_start"] >= cut]
+key = lambda r: (r["window_start"], json.dumps(r["group"], sort_keys=True))
+assert len(truth) > 2 * len(keep) > 0, (len(truth), len(keep))
+assert sorted(map(key, got)) == sorted(map(key, keep)), (len(got), len(keep))
+for a, b in zip(sorted(got, key=key), sorted(keep, key=key)):
+    assert a["values"]["count"] == b["values"]["count"], (a, b)
 PY
 echo "views: ok"
