@@ -17,13 +17,13 @@
 #include "ctl.h"
 
 #define MAX_CLIENTS 16
-#define REQ_MAX 4096
+#define REQ_MAX (SL_CTL_REQ_MAX + 2) /* the line, its '\n' and a NUL */
 #define REPLY_MAX (1u << 20)
 
 struct client {
 	int fd;
 	uint32_t len;
-	char buf[REQ_MAX];
+	char *buf;   /* REQ_MAX bytes, allocated at the first connection of the slot */
 };
 
 struct sl_ctl {
@@ -33,6 +33,7 @@ struct sl_ctl {
 	void *arg;
 	struct client clients[MAX_CLIENTS];
 	char *reply;
+	gid_t group;     /* peers of this primary group are allowed too; (gid_t)-1: none */
 };
 
 static int
@@ -64,6 +65,7 @@ sl_ctl_open(const char *path, const struct sl_ctl_cmd *cmds, void *arg, struct s
 	if (c == NULL)
 		return -ENOMEM;
 	c->fd = -1;
+	c->group = (gid_t)-1;
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		c->clients[i].fd = -1;
 	c->reply = malloc(REPLY_MAX);
@@ -111,15 +113,25 @@ err:
 	return rc;
 }
 
+int
+sl_ctl_set_group(struct sl_ctl *c, gid_t gid)
+{
+	if (chown(c->path, (uid_t)-1, gid) != 0)
+		return -errno;
+	c->group = gid;
+	return 0;
+}
+
 static int
-peer_allowed(int fd)
+peer_allowed(const struct sl_ctl *c, int fd)
 {
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
 		return 0;
-	return cr.uid == 0 || cr.uid == geteuid() || cr.gid == getegid();
+	return cr.uid == 0 || cr.uid == geteuid() || cr.gid == getegid() ||
+	       (c->group != (gid_t)-1 && cr.gid == c->group);
 }
 
 static void
@@ -194,7 +206,7 @@ send:
 static void
 client_read(struct sl_ctl *c, struct client *cl)
 {
-	ssize_t n = recv(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - 1 - cl->len, 0);
+	ssize_t n = recv(cl->fd, cl->buf + cl->len, REQ_MAX - 1 - cl->len, 0);
 	char *nl;
 
 	if (n <= 0) {
@@ -215,7 +227,7 @@ client_read(struct sl_ctl *c, struct client *cl)
 		memmove(cl->buf, cl->buf + used, cl->len - used + 1);
 		cl->len -= used;
 	}
-	if (cl->len >= sizeof(cl->buf) - 1) {
+	if (cl->len >= REQ_MAX - 1) {
 		static const char msg[] = "{\"error\":\"request too long\"}\n";
 
 		send_all(cl->fd, msg, sizeof(msg) - 1);
@@ -255,7 +267,9 @@ sl_ctl_poll(struct sl_ctl *c, int timeout_ms)
 				slot = i;
 				break;
 			}
-		if (slot < 0 || !peer_allowed(fd)) {
+		if (slot >= 0 && c->clients[slot].buf == NULL)
+			c->clients[slot].buf = malloc(REQ_MAX);
+		if (slot < 0 || !peer_allowed(c, fd) || c->clients[slot].buf == NULL) {
 			static const char busy[] = "{\"error\":\"too many clients\"}\n";
 			static const char denied[] = "{\"error\":\"permission denied\"}\n";
 
@@ -276,8 +290,10 @@ sl_ctl_close(struct sl_ctl *c)
 {
 	if (c == NULL)
 		return;
-	for (int i = 0; i < MAX_CLIENTS; i++)
+	for (int i = 0; i < MAX_CLIENTS; i++) {
 		client_close(&c->clients[i]);
+		free(c->clients[i].buf);
+	}
 	if (c->fd >= 0) {
 		close(c->fd);
 		if (c->path[0] != '\0')

@@ -16,8 +16,12 @@
  */
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct sl_ctl;
+
+/** Longest request line, bytes (without its '\n'): a whole configuration fits. */
+#define SL_CTL_REQ_MAX (1u << 20)
 
 /**
  * Request handler: write a one-line JSON reply (without the newline) for the
@@ -41,6 +45,12 @@ struct sl_ctl_cmd {
  */
 int sl_ctl_open(const char *path, const struct sl_ctl_cmd *cmds, void *arg,
 		struct sl_ctl **ret_ctl);
+
+/**
+ * Give the socket file to group @p gid (mode stays 0660) and let peers whose
+ * primary group is @p gid in. @return 0 or -errno (chown).
+ */
+int sl_ctl_set_group(struct sl_ctl *ctl, gid_t gid);
 
 /** Serve pending connections and requests for at most @p timeout_ms. */
 void sl_ctl_poll(struct sl_ctl *ctl, int timeout_ms);

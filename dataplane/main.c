@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <malloc.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -60,6 +61,7 @@ struct app_conf {
 	const char *config_path;  /* NULL: the built-in default */
 	const char *db;
 	const char *ctl_socket;
+	const char *ctl_group;    /* NULL: the daemon's own group only */
 	uint64_t window_ns;
 	uint64_t exit_when_idle_ns;
 	uint64_t map_size;
@@ -84,6 +86,7 @@ struct app {
 	uint32_t n_inputs;
 	struct sl_view_plan **plans;      /* cfg->n_views */
 	struct sl_vmerge_view *vviews;    /* cfg->n_views */
+	uint32_t *vslot;                  /* cfg->n_views: each view's slot (vwin.h) */
 	struct sl_vmerge *vmerge;
 	struct vtab_mem *vtabs;
 	uint32_t n_vtabs;
@@ -128,6 +131,9 @@ usage(FILE *f)
 		"  --db DIR                LMDB directory (default %s)\n"
 		"  --window DURATION       statsd window length: 10s, 500ms, 1m, ... (default 10s)\n"
 		"  --ctl-socket PATH       control socket, mode 0660 (default %s)\n"
+		"  --ctl-group GROUP       give the control socket to GROUP and let its members\n"
+		"                          in (peers are checked with SO_PEERCRED; default: root,\n"
+		"                          the daemon's user and group only)\n"
 		"  --exit-when-idle SECS   after SECS without packets, commit every open window\n"
 		"                          and exit 0 (default 0: never). SIGINT/SIGTERM do the same\n"
 		"  --statsd-port PORT      UDP destination port of statsd traffic (default: the\n"
@@ -167,10 +173,11 @@ parse_duration(const char *s, uint64_t *ret_ns)
 static int
 parse_args(int argc, char **argv, struct app_conf *c)
 {
-	enum { O_CONFIG = 255, O_DB = 256, O_WINDOW, O_SOCK, O_IDLE, O_PORT, O_TIME, O_GROUPS, O_MEMBERS,
+	enum { O_CTL_GROUP = 254, O_CONFIG = 255, O_DB = 256, O_WINDOW, O_SOCK, O_IDLE, O_PORT, O_TIME, O_GROUPS, O_MEMBERS,
 	       O_MAP, O_SLEEP, O_MBUFS, O_XDP_PIN };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, O_CONFIG },
+		{ "ctl-group", required_argument, NULL, O_CTL_GROUP },
 		{ "db", required_argument, NULL, O_DB },
 		{ "window", required_argument, NULL, O_WINDOW },
 		{ "ctl-socket", required_argument, NULL, O_SOCK },
@@ -198,6 +205,9 @@ parse_args(int argc, char **argv, struct app_conf *c)
 		switch (opt) {
 		case O_CONFIG:
 			c->config_path = optarg;
+			break;
+		case O_CTL_GROUP:
+			c->ctl_group = optarg;
 			break;
 		case O_DB:
 			c->db = optarg;
@@ -353,7 +363,7 @@ jb_views(struct app *app, struct jbuf *b)
 		struct sl_vwin_stats s = { 0 };
 
 		for (unsigned int k = 0; k < app->n_workers; k++)
-			sl_vwin_stats_read(&app->workers[k].vw.v[i], &s);
+			sl_vwin_stats_read(&app->workers[k].vpub[app->vslot[i]], &s);
 		jb(b, "%s{\"name\":\"%s\",\"id\":%u,\"matched\":%" PRIu64 ",\"aggregated\":%" PRIu64
 		   ",\"late\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"overflow_events\":%" PRIu64
 		   ",\"missing_field_events\":%" PRIu64 ",\"slices_closed\":%" PRIu64
@@ -421,8 +431,9 @@ cmd_stats(const char *cmd, const char *args, char *out, size_t cap, void *arg)
 			jb(&b, "%s\"%u:%u\"", q ? "," : "", w->rxq[q].port, w->rxq[q].queue);
 		jb(&b, "],\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"received\":%" PRIu64
 		   ",\"aggregated\":%" PRIu64 ",\"rotations\":%" PRIu64 ",\"rx_paused\":%" PRIu64
-		   ",\"drops\":", s.packets, s.bytes, s.received, s.aggregated, s.rotations,
-		   s.rx_paused);
+		   ",\"polls\":%" PRIu64 ",\"polls_empty\":%" PRIu64 ",\"drops\":", s.packets,
+		   s.bytes, s.received, s.aggregated, s.rotations, s.rx_paused, s.polls,
+		   s.polls_empty);
 		jb_drops(&b, s.drops);
 		jb(&b, "}");
 	}
@@ -553,8 +564,11 @@ config_setup(struct app *app)
 	}
 	app->plans = calloc(cfg->n_views ? cfg->n_views : 1, sizeof(*app->plans));
 	app->vviews = calloc(cfg->n_views ? cfg->n_views : 1, sizeof(*app->vviews));
-	if (app->plans == NULL || app->vviews == NULL)
+	app->vslot = calloc(cfg->n_views ? cfg->n_views : 1, sizeof(*app->vslot));
+	if (app->plans == NULL || app->vviews == NULL || app->vslot == NULL)
 		return -ENOMEM;
+	for (uint32_t i = 0; i < cfg->n_views; i++)
+		app->vslot[i] = i;
 	for (uint32_t i = 0; i < cfg->n_views; i++) {
 		const struct sl_config_view *v = &cfg->views[i];
 
@@ -688,6 +702,11 @@ views_setup(struct app *app)
 
 		w->vw.v = rte_zmalloc_socket("sl_vwin", sizeof(*w->vw.v) * cfg->n_views,
 					     RTE_CACHE_LINE_SIZE, (int)w->socket);
+		w->vpub = rte_zmalloc_socket("sl_vpub", sizeof(*w->vpub) * SL_VIEW_SLOTS_MAX,
+					     RTE_CACHE_LINE_SIZE, (int)w->socket);
+		for (uint32_t k = 0; w->vpub != NULL && k < SL_VIEW_SLOTS_MAX; k++)
+			w->vpub[k].done_before = UINT64_MAX;
+		w->vw.pub = w->vpub;
 		snprintf(name, sizeof(name), "sl_vto_store_%u", wi);
 		w->vto_store = rte_ring_create(name, ring_sz, (int)w->socket,
 					       RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -697,8 +716,8 @@ views_setup(struct app *app)
 		snprintf(name, sizeof(name), "sl_late_%u", wi);
 		w->late_ring = rte_ring_create_elem(name, sizeof(struct sl_vwin_note), SL_LATE_RING,
 						    (int)w->socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (w->vw.v == NULL || w->vto_store == NULL || w->vfrom_store == NULL ||
-		    w->late_ring == NULL) {
+		if (w->vw.v == NULL || w->vpub == NULL || w->vto_store == NULL ||
+		    w->vfrom_store == NULL || w->late_ring == NULL) {
 			MAIN_LOG(ERR, "cannot allocate the views of worker %u: %s\n", wi,
 				 rte_strerror(rte_errno));
 			return -ENOMEM;
@@ -724,6 +743,7 @@ views_setup(struct app *app)
 				MAIN_LOG(ERR, "view '%s': bad limits\n", v->name);
 				return -EINVAL;
 			}
+			w->vw.v[i].view_slot = i;
 			n_tabs = w->vw.v[i].n_slots + 4;
 			if (wi == 0)
 				MAIN_LOG(INFO, "view '%s' (id %u): %u slice tables per worker, %.1f MiB "
@@ -763,11 +783,13 @@ views_free(struct app *app)
 		rte_ring_free(app->workers[i].vfrom_store);
 		rte_ring_free(app->workers[i].late_ring);
 		rte_free(app->workers[i].vw.v);
+		rte_free(app->workers[i].vpub);
 	}
 	for (uint32_t i = 0; app->cfg != NULL && app->plans != NULL && i < app->cfg->n_views; i++)
 		sl_view_plan_destroy(app->plans[i]);
 	free(app->plans);
 	free(app->vviews);
+	free(app->vslot);
 	sl_config_free(app->cfg);
 }
 
@@ -1104,6 +1126,16 @@ main(int argc, char **argv)
 		MAIN_LOG(ERR, "cannot listen on %s: %s\n", app.conf.ctl_socket, strerror(-rc));
 		goto out;
 	}
+	if (app.conf.ctl_group != NULL) {
+		struct group *gr = getgrnam(app.conf.ctl_group);
+
+		rc = gr == NULL ? -ENOENT : sl_ctl_set_group(ctl, gr->gr_gid);
+		if (rc != 0) {
+			MAIN_LOG(ERR, "--ctl-group %s: %s\n", app.conf.ctl_group,
+				 gr == NULL ? "no such group" : strerror(-rc));
+			goto out;
+		}
+	}
 
 	for (unsigned int i = 0; i < app.n_workers; i++)
 		app.workers[i].running = 1;
@@ -1174,7 +1206,8 @@ out:
 				struct sl_vwin_stats vs = { 0 };
 
 				for (unsigned int k = 0; k < app.n_workers; k++)
-					sl_vwin_stats_read(&app.workers[k].vw.v[i], &vs);
+					sl_vwin_stats_read(&app.workers[k].vpub[app.vslot[i]],
+							   &vs);
 				MAIN_LOG(INFO, "view '%s': matched %" PRIu64 ", aggregated %" PRIu64
 					 ", late %" PRIu64 ", dropped %" PRIu64 ", overflow %" PRIu64
 					 "\n", app.cfg->views[i].name, vs.matched, vs.aggregated,

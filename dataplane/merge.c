@@ -540,7 +540,7 @@ views_bounds(struct sl_merge *m, uint64_t *bound, uint32_t n_views)
 		    __atomic_load_n(&wk->vidle, __ATOMIC_ACQUIRE))
 			continue;
 		for (uint32_t v = 0; v < n_views; v++) {
-			uint64_t db = __atomic_load_n(&wk->vw.v[v].done_before, __ATOMIC_ACQUIRE);
+			uint64_t db = __atomic_load_n(&wk->vw.pub[v].done_before, __ATOMIC_ACQUIRE);
 
 			if (db < bound[v])
 				bound[v] = db;
@@ -583,17 +583,18 @@ void *
 sl_merge_thread(void *arg)
 {
 	struct sl_merge *m = arg;
-	uint32_t n_views = m->workers[0].vw.n_views;
-	uint64_t vbound[SL_CONFIG_VIEWS_MAX];
+	uint32_t n_views = 0;
+	uint64_t *vbound = calloc(SL_VIEW_SLOTS_MAX, sizeof(*vbound));
 
-	if (m->vm == NULL)
-		n_views = 0;
 	for (;;) {
 		uint64_t wm = UINT64_MAX;
 		unsigned int running = 0, got = 0;
 
-		if (n_views > 0)
+		/* View slots: fixed but for a reload, which only adds (sl_vmerge_add_views()). */
+		if (m->vm != NULL && vbound != NULL) {
+			n_views = sl_vmerge_views(m->vm);
 			views_bounds(m, vbound, n_views);
+		}
 
 		/*
 		 * Read every worker's bound first, then drain: a worker enqueues a
@@ -651,6 +652,7 @@ sl_merge_thread(void *arg)
 	}
 	if (n_views > 0)
 		sl_vmerge_retention(m->vm, true);
+	free(vbound);
 	STORE_LOG(INFO, "all windows committed\n");
 	return NULL;
 }

@@ -598,6 +598,12 @@ sl_vmerge_retention(struct sl_vmerge *vm, bool final)
 }
 
 uint32_t
+sl_vmerge_views(const struct sl_vmerge *vm)
+{
+	return vm->n_views;
+}
+
+uint32_t
 sl_vmerge_pending(const struct sl_vmerge *vm)
 {
 	return vm->n_pending;

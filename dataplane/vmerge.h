@@ -72,6 +72,9 @@ void sl_vmerge_commit_before(struct sl_vmerge *vm, uint32_t view, uint64_t bound
  */
 void sl_vmerge_retention(struct sl_vmerge *vm, bool final);
 
+/** View slots known (views added by reloads included). */
+uint32_t sl_vmerge_views(const struct sl_vmerge *vm);
+
 /** Slices pending over all views. */
 uint32_t sl_vmerge_pending(const struct sl_vmerge *vm);
 

@@ -11,6 +11,10 @@
 #include <errno.h>
 #include <string.h>
 
+#ifndef unlikely
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#endif
+
 #include "vwin.h"
 
 static inline void
@@ -163,8 +167,7 @@ notes_flush(struct sl_vwin *w, struct sl_vwin_view *v)
 }
 
 static void
-note_late(struct sl_vwin *w, struct sl_vwin_view *v, uint32_t view, const struct sl_event *ev,
-	  uint64_t s)
+note_late(struct sl_vwin *w, struct sl_vwin_view *v, const struct sl_event *ev, uint64_t s)
 {
 	uint8_t key[SL_VIEW_KEY_MAX];
 	struct sl_vwin_note *n;
@@ -184,7 +187,7 @@ note_late(struct sl_vwin *w, struct sl_vwin_view *v, uint32_t view, const struct
 	if (v->n_notes == SL_VWIN_NOTES)
 		notes_flush(w, v);
 	n = &v->notes[v->n_notes++];
-	n->view = view;
+	n->view = v->view_slot;
 	n->count = 1;
 	n->start = s;
 	n->key_len = (uint8_t)len;
@@ -210,11 +213,15 @@ sl_vwin_event(struct sl_vwin *w, const struct sl_event *ev, uint64_t arrival_ns)
 		v->stats.matched++;
 		tv = v->arrival ? arrival_ns : t;
 		s = tv - tv % v->slide;
+		if (unlikely(s < v->min_start)) {
+			v->stats.matched--; /* a view added while running starts at a boundary */
+			continue;
+		}
 		if (!v->arrival && s + v->slide + v->lateness <= m) {
 			v->stats.late++;
 			late = true;
 			if (v->keep_late)
-				note_late(w, v, vi, ev, s);
+				note_late(w, v, ev, s);
 			continue;
 		}
 		tab = slice_table(w, v, vi, s);
@@ -277,29 +284,30 @@ sl_vwin_publish(struct sl_vwin *w)
 {
 	for (uint32_t vi = 0; vi < w->n_views; vi++) {
 		struct sl_vwin_view *v = &w->v[vi];
+		struct sl_vwin_pub *p = &w->pub[v->view_slot];
 		uint64_t b = v->arrival ? w->clock - w->clock % v->slide : event_bound(w, v);
 
 		notes_flush(w, v);
 		if (v->min_open < b)
 			b = v->min_open;
 		/* Release: the tables handed over are visible before the bound that covers them. */
-		__atomic_store_n(&v->done_before, b, __ATOMIC_RELEASE);
-		pub_store(&v->pub.matched, v->stats.matched);
-		pub_store(&v->pub.aggregated, v->stats.aggregated);
-		pub_store(&v->pub.late, v->stats.late);
-		pub_store(&v->pub.dropped, v->stats.dropped);
-		pub_store(&v->pub.overflow_events, v->stats.overflow_events);
-		pub_store(&v->pub.missing_field_events, v->stats.missing_field_events);
-		pub_store(&v->pub.slices_closed, v->stats.slices_closed);
-		pub_store(&v->pub.slices_forced, v->stats.slices_forced);
-		pub_store(&v->pub.late_unattributed, v->stats.late_unattributed);
+		__atomic_store_n(&p->done_before, b, __ATOMIC_RELEASE);
+		pub_store(&p->stats.matched, v->stats.matched);
+		pub_store(&p->stats.aggregated, v->stats.aggregated);
+		pub_store(&p->stats.late, v->stats.late);
+		pub_store(&p->stats.dropped, v->stats.dropped);
+		pub_store(&p->stats.overflow_events, v->stats.overflow_events);
+		pub_store(&p->stats.missing_field_events, v->stats.missing_field_events);
+		pub_store(&p->stats.slices_closed, v->stats.slices_closed);
+		pub_store(&p->stats.slices_forced, v->stats.slices_forced);
+		pub_store(&p->stats.late_unattributed, v->stats.late_unattributed);
 	}
 }
 
 void
-sl_vwin_stats_read(const struct sl_vwin_view *v, struct sl_vwin_stats *acc)
+sl_vwin_stats_read(const struct sl_vwin_pub *pub, struct sl_vwin_stats *acc)
 {
-	const struct sl_vwin_stats *p = &v->pub;
+	const struct sl_vwin_stats *p = &pub->stats;
 
 	acc->matched += __atomic_load_n(&p->matched, __ATOMIC_RELAXED);
 	acc->aggregated += __atomic_load_n(&p->aggregated, __ATOMIC_RELAXED);

@@ -42,6 +42,8 @@
 #include "view.h"
 
 #define SL_VWIN_SLOTS_MAX 64
+/** View slots over a process's life (each view, and each redefinition, takes one). */
+#define SL_VIEW_SLOTS_MAX 1024
 #define SL_VWIN_POOL_MAX 80
 /** Late notes coalesced per view before they go to the late callback. */
 #define SL_VWIN_NOTES 16
@@ -88,10 +90,19 @@ struct sl_vwin_view {
 	struct sl_view_table *free[SL_VWIN_POOL_MAX];
 	uint32_t n_notes;
 	struct sl_vwin_note notes[SL_VWIN_NOTES];
+	uint32_t view_slot;         /**< Index of its sl_vwin_pub and its late notes' view (stable across reloads). */
+	uint64_t min_start;         /**< Slices starting before it are not taken (a view added while running). */
 	struct sl_vwin_stats stats; /**< Private: the owner's running counters. */
-	/* Published by sl_vwin_publish() (atomic stores), read by any thread. */
+};
+
+/**
+ * What a core publishes per view slot (sl_vwin_publish(), atomic stores), for
+ * the storage thread and the control socket. A slot the core does not run has
+ * done_before UINT64_MAX.
+ */
+struct sl_vwin_pub {
 	uint64_t done_before;       /**< Every slice starting before it was handed over. */
-	struct sl_vwin_stats pub;
+	struct sl_vwin_stats stats;
 };
 
 struct sl_vwin {
@@ -103,11 +114,12 @@ struct sl_vwin {
 	sl_vwin_late_fn late;
 	void *arg;
 	struct sl_vwin_view *v;     /**< n_views entries, caller memory. */
+	struct sl_vwin_pub *pub;    /**< Indexed by view_slot, caller memory. */
 };
 
 /**
- * Set up one view of @p w. @p slide, @p lateness from the config; tables are
- * given with sl_vwin_give().
+ * Set up one view (view_slot 0: the owner sets it).
+ * @p slide, @p lateness from the config; tables are given with sl_vwin_give().
  * @return 0, or -EINVAL (slide 0, lateness / slide too large for the slots).
  */
 int sl_vwin_view_init(struct sl_vwin_view *v, const struct sl_view_plan *plan, uint64_t slide,
@@ -139,7 +151,7 @@ void sl_vwin_publish(struct sl_vwin *w);
 /** Open slices over all views (0: nothing held). */
 uint32_t sl_vwin_open(const struct sl_vwin *w);
 
-/** Add view @p v's published counters to @p acc (relaxed loads; any thread). */
-void sl_vwin_stats_read(const struct sl_vwin_view *v, struct sl_vwin_stats *acc);
+/** Add a slot's published counters to @p acc (relaxed loads; any thread). */
+void sl_vwin_stats_read(const struct sl_vwin_pub *p, struct sl_vwin_stats *acc);
 
 #endif /* SL_DP_VWIN_H */

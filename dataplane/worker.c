@@ -412,7 +412,7 @@ sl_worker_main(void *arg)
 	struct sl_worker *w = arg;
 	struct rte_mbuf *pkts[SL_RX_BURST];
 	struct wall_clock wc;
-	uint64_t ts_flag = 0, last_rx_wall, wall;
+	uint64_t ts_flag = 0, last_rx_wall, wall, polls = 0, polls_empty = 0;
 	uint32_t empty_polls = 0;
 	bool rx_clock = false;
 	int ts_off, ts_bit;
@@ -482,6 +482,14 @@ sl_worker_main(void *arg)
 			handle_burst(w, pkts, n, wall, ts_off, ts_flag);
 			total += n;
 		}
+		/* Published every 64 polls (single writer, relaxed). */
+		polls++;
+		if (total == 0)
+			polls_empty++;
+		if ((polls & 63) == 0) {
+			__atomic_store_n(&w->stats.polls, polls, __ATOMIC_RELAXED);
+			__atomic_store_n(&w->stats.polls_empty, polls_empty, __ATOMIC_RELAXED);
+		}
 		if (total > 0) {
 			last_rx_wall = wall;
 			empty_polls = 0;
@@ -533,6 +541,8 @@ sl_worker_stats_read(const struct sl_worker *w, struct sl_dp_stats *acc)
 	acc->aggregated += __atomic_load_n(&s->aggregated, __ATOMIC_RELAXED);
 	acc->rotations += __atomic_load_n(&s->rotations, __ATOMIC_RELAXED);
 	acc->rx_paused += __atomic_load_n(&s->rx_paused, __ATOMIC_RELAXED);
+	acc->polls += __atomic_load_n(&s->polls, __ATOMIC_RELAXED);
+	acc->polls_empty += __atomic_load_n(&s->polls_empty, __ATOMIC_RELAXED);
 	for (unsigned int r = 0; r < SL_DROP__MAX; r++)
 		acc->drops[r] += __atomic_load_n(&s->drops[r], __ATOMIC_RELAXED);
 }

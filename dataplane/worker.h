@@ -55,6 +55,8 @@ struct sl_dp_stats {
 	uint64_t drops[SL_DROP__MAX];
 	uint64_t rotations;    /**< Window tables handed to storage. */
 	uint64_t rx_paused;    /**< Polls skipped because no free table was available. */
+	uint64_t polls;        /**< Loop iterations that polled the RX queues... */
+	uint64_t polls_empty;  /**< ... and found nothing (poll efficiency: 1 - empty / polls). */
 };
 
 /** How a worker tells time. */
@@ -93,6 +95,7 @@ struct __rte_cache_aligned sl_worker {
 	 * worker-private except the published fields of each view (vwin.h).
 	 */
 	struct sl_vwin vw;
+	struct sl_vwin_pub *vpub;    /**< SL_VIEW_SLOTS_MAX entries: what vw publishes per view slot. */
 
 	/* Worker-private: rw by this lcore only. */
 	struct sl_agg_table *cur;  /**< Open window, owned. */

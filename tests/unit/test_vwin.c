@@ -61,6 +61,7 @@ struct fixture {
 	struct sl_view_plan *plan[N_VIEWS];
 	struct sl_vwin w;
 	struct sl_vwin_view v[N_VIEWS];
+	struct sl_vwin_pub pub[N_VIEWS];
 	void *mem[N_VIEWS][SL_VWIN_POOL_MAX];
 	uint32_t n_mem[N_VIEWS];
 	struct counts *seen;
@@ -149,6 +150,7 @@ fix_open(struct fixture *fx, uint32_t tables_extra)
 	fx->w.n_views = N_VIEWS;
 	fx->w.core = 3;
 	fx->w.v = fx->v;
+	fx->w.pub = fx->pub;
 	fx->w.handover = handover;
 	fx->w.late = late_sink;
 	fx->w.arg = fx;
@@ -162,6 +164,7 @@ fix_open(struct fixture *fx, uint32_t tables_extra)
 				      cv->allowed_lateness_ns, cv->time == SL_CONFIG_TIME_ARRIVAL,
 				      cv->keep_late) != 0)
 			abort();
+		fx->v[i].view_slot = i;
 		sz = sl_view_table_memsize(fx->plan[i], &lim);
 		fx->n_mem[i] = fx->v[i].n_slots + tables_extra;
 		for (uint32_t k = 0; k < fx->n_mem[i]; k++) {
@@ -306,7 +309,7 @@ SL_TEST(lateness_and_slices_match_the_reference)
 	{
 		struct sl_vwin_stats s = { 0 };
 
-		sl_vwin_stats_read(&fx.v[0], &s);
+		sl_vwin_stats_read(&fx.pub[0], &s);
 		SL_ASSERT_EQ(s.aggregated + s.late + s.dropped, s.matched);
 		SL_ASSERT_EQ(s.dropped, 0);
 		SL_ASSERT_EQ(s.late_unattributed, 0);
@@ -331,7 +334,7 @@ SL_TEST(done_before_never_passes_an_open_slice)
 		(void)sl_vwin_event(&fx.w, &b.ev, fx.base + i);
 		sl_vwin_publish(&fx.w);
 		for (uint32_t v = 0; v < 2; v++) {
-			uint64_t db = __atomic_load_n(&fx.v[v].done_before, __ATOMIC_ACQUIRE);
+			uint64_t db = __atomic_load_n(&fx.pub[v].done_before, __ATOMIC_ACQUIRE);
 
 			/* Every open slice starts at or after the published bound. */
 			for (uint32_t k = 0; k < fx.v[v].n_slots; k++) {
@@ -370,7 +373,7 @@ SL_TEST(no_table_and_refused_handover_are_counted)
 	/* The sliding view (every event, own tables) still aggregates it. */
 	SL_ASSERT_EQ(rc, SL_DROP__MAX);
 	sl_vwin_publish(&fx.w);
-	sl_vwin_stats_read(&fx.v[0], &s);
+	sl_vwin_stats_read(&fx.pub[0], &s);
 	SL_ASSERT_EQ(s.dropped, 1);
 	SL_ASSERT_EQ(s.aggregated, fx.v[0].n_slots);
 	/* Once the owner takes tables again, everything is handed over. */
