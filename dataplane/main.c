@@ -56,6 +56,11 @@ RTE_LOG_REGISTER(sl_logtype_main, sluice.dp.main, INFO);
 #define DEFAULT_DB "/var/lib/sluice"
 #define DEFAULT_SOCKET "/run/sluice/sluiced.sock"
 #define DEFAULT_XDP_PIN_DIR "/sys/fs/bpf/sluice"
+/* Live snapshots: per worker buffer (address space), largest group state. */
+#define LIVE_BUF_BYTES (256ull << 20)
+#define LIVE_BLOCK_MAX (4u << 20)
+/* Slice-table rings per worker: every table of the worker fits. */
+#define VRING_SIZE 16384u
 
 struct app_conf {
 	const char *config_path;  /* NULL: the built-in default */
@@ -90,6 +95,13 @@ struct app {
 	struct sl_vmerge *vmerge;
 	struct vtab_mem *vtabs;
 	uint32_t n_vtabs;
+	uint32_t cap_vtabs;
+	uint32_t n_slots;                 /* view slots given out (reloads add) */
+	struct sl_view_plan **all_plans;  /* every plan created: freed at exit */
+	uint32_t n_all_plans, cap_all_plans;
+	struct sl_config **retired;       /* configurations replaced by config_apply */
+	uint32_t n_retired, cap_retired;
+	char cfg_source[256];             /* the file, "built-in default" or "config_apply" */
 	struct sl_worker *workers;
 	unsigned int n_workers;
 	struct sl_merge *merge;
@@ -466,6 +478,717 @@ cmd_stats(const char *cmd, const char *args, char *out, size_t cap, void *arg)
 	return b.overflow ? -1 : (int)b.len;
 }
 
+/* ---- live: the open slices of a view, merged across cores ---- */
+
+struct live_rec {
+	uint64_t start, end;
+	const uint8_t *key;
+	uint32_t key_len;
+	const uint8_t *val;
+	uint32_t val_len;
+	const uint8_t *members; /* per aggregate: u32 n, n u64 */
+	uint32_t members_len;
+};
+
+static int
+live_rec_cmp(const void *a, const void *b)
+{
+	const struct live_rec *x = a, *y = b;
+	uint32_t n;
+	int c;
+
+	if (x->end != y->end)
+		return x->end < y->end ? -1 : 1;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	n = x->key_len < y->key_len ? x->key_len : y->key_len;
+	c = memcmp(x->key, y->key, n);
+	if (c != 0)
+		return c;
+	return (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+static uint32_t
+rd32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* Split one worker's snapshot into records. @return records, or -1 when malformed. */
+static int64_t
+live_parse(const uint8_t *p, uint64_t len, uint32_t n_aggs, struct live_rec *out, size_t cap,
+	   size_t n)
+{
+	uint64_t off = 0;
+
+	while (off < len) {
+		struct live_rec r;
+		uint64_t moff;
+
+		if (len - off < 20 || n == cap)
+			return -1;
+		memcpy(&r.start, p + off, 8);
+		memcpy(&r.end, p + off + 8, 8);
+		r.key_len = rd32(p + off + 16);
+		off += 20;
+		if (len - off < (uint64_t)r.key_len + 4)
+			return -1;
+		r.key = p + off;
+		off += r.key_len;
+		r.val_len = rd32(p + off);
+		off += 4;
+		if (len - off < r.val_len)
+			return -1;
+		r.val = p + off;
+		off += r.val_len;
+		moff = off;
+		for (uint32_t i = 0; i < n_aggs; i++) {
+			uint32_t m;
+
+			if (len - off < 4)
+				return -1;
+			m = rd32(p + off);
+			off += 4;
+			if (len - off < (uint64_t)m * 8)
+				return -1;
+			off += (uint64_t)m * 8;
+		}
+		r.members = p + moff;
+		r.members_len = (uint32_t)(off - moff);
+		out[n++] = r;
+	}
+	return (int64_t)n;
+}
+
+static void
+json_bytes(FILE *f, const uint8_t *s, size_t len)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			fprintf(f, "\\%c", s[i]);
+		else if (s[i] < 0x20)
+			fprintf(f, "\\u%04x", s[i]);
+		else
+			fputc(s[i], f);
+	}
+	fputc('"', f);
+}
+
+/* Write one merged row: {"view", "window_start", "window_end", "group", "values", "late"}. */
+static int
+live_row(FILE *f, bool first, const struct sl_config_view *cv, const struct sl_view_plan *plan,
+	 const struct live_rec *r, void *block, struct sl_agg_set **sets)
+{
+	struct sl_view_key k;
+
+	if (sl_view_key_decode(r->key, r->key_len, &k) != 0)
+		return 0;
+	fprintf(f, "%s{\"view\":", first ? "" : ",");
+	json_bytes(f, (const uint8_t *)cv->name, strlen(cv->name));
+	fprintf(f, ",\"window_start\":%" PRIu64 ",\"window_end\":%" PRIu64 ",\"group\":{",
+		r->start, r->end);
+	for (uint32_t d = 0; d < k.n_dims && d < cv->n_group_by; d++) {
+		if (d > 0)
+			fputc(',', f);
+		json_bytes(f, (const uint8_t *)cv->group_by[d], strlen(cv->group_by[d]));
+		fputc(':', f);
+		json_bytes(f, k.dims[d].p, k.dims[d].len);
+	}
+	fputs("},\"values\":", f);
+	if (sl_view_state_finalize_json(plan, block, sets, f) != 0)
+		return -EIO;
+	fputs(",\"late\":0}", f);
+	return 1;
+}
+
+static int
+cmd_live(const char *cmd, const char *args, char *out, size_t cap, void *arg)
+{
+	struct app *app = arg;
+	const struct sl_config_view *cv = NULL;
+	const struct sl_view_plan *plan = NULL;
+	struct sl_agg_set *sets[SL_CONFIG_AGGS_MAX] = { 0 };
+	struct live_rec *recs = NULL;
+	static uint32_t seq;
+	uint64_t deadline;
+	uint8_t *block = NULL, *tmp = NULL;
+	size_t n = 0, rcap = 0, gs;
+	uint32_t slot = 0, n_aggs;
+	bool first = true;
+	FILE *f = NULL;
+	int rc = -1;
+
+	(void)cmd;
+	for (uint32_t i = 0; app->cfg != NULL && i < app->cfg->n_views; i++)
+		if (strcmp(app->cfg->views[i].name, args) == 0) {
+			cv = &app->cfg->views[i];
+			plan = app->plans[i];
+			slot = app->vslot[i];
+		}
+	if (cv == NULL || app->workers == NULL || app->workers[0].live_buf == NULL)
+		return snprintf(out, cap, "{\"error\":\"unknown view '%.64s'\"}", args);
+	/* Ask every running worker, then wait (bounded) for their snapshots. */
+	seq++;
+	for (unsigned int i = 0; i < app->n_workers; i++) {
+		__atomic_store_n(&app->workers[i].live_view, slot, __ATOMIC_RELEASE);
+		__atomic_store_n(&app->workers[i].live_req, seq, __ATOMIC_RELEASE);
+	}
+	deadline = mono_ns() + 500000000ull;
+	for (unsigned int i = 0; i < app->n_workers; i++)
+		while (__atomic_load_n(&app->workers[i].running, __ATOMIC_ACQUIRE) &&
+		       __atomic_load_n(&app->workers[i].live_ack, __ATOMIC_ACQUIRE) != seq) {
+			struct timespec ts = { 0, 200000 };
+
+			if (mono_ns() > deadline)
+				return snprintf(out, cap, "{\"error\":\"worker %u did not answer\"}", i);
+			nanosleep(&ts, NULL);
+		}
+	n_aggs = sl_view_plan_n_aggs(plan);
+	gs = sl_view_plan_group_size(plan);
+	for (unsigned int i = 0; i < app->n_workers; i++) {
+		const struct sl_worker *w = &app->workers[i];
+		int64_t got;
+
+		if (w->live_ack != seq)
+			continue; /* stopped */
+		if (w->live_truncated)
+			return snprintf(out, cap, "{\"error\":\"the open window of '%s' is larger "
+					"than a live snapshot (%llu MiB per core)\"}", cv->name,
+					(unsigned long long)(w->live_cap >> 20));
+		if (n + w->live_len / 20 + 1 > rcap) {
+			size_t nc = n + w->live_len / 20 + 1;
+			struct live_rec *nr = realloc(recs, nc * sizeof(*nr));
+
+			if (nr == NULL)
+				goto out;
+			recs = nr;
+			rcap = nc;
+		}
+		got = live_parse(w->live_buf, w->live_len, n_aggs, recs, rcap, n);
+		if (got < 0)
+			goto out;
+		n = (size_t)got;
+	}
+	qsort(recs, n, sizeof(*recs), live_rec_cmp);
+	block = aligned_alloc(64, (gs + 63) & ~(size_t)63);
+	tmp = aligned_alloc(64, (gs + 63) & ~(size_t)63);
+	f = fmemopen(out, cap, "w");
+	if (block == NULL || tmp == NULL || f == NULL)
+		goto out;
+	fputc('[', f);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		sl_view_state_init(plan, block);
+		/* Merge the cores' parts of one (slice, group). */
+		for (; j < n && live_rec_cmp(&recs[i], &recs[j]) == 0; j++) {
+			const uint8_t *m = recs[j].members;
+
+			if (sl_view_state_deserialize(plan, recs[j].val, recs[j].val_len, tmp, NULL) != 0 ||
+			    sl_view_state_merge(plan, block, NULL, tmp, NULL) != 0)
+				goto out;
+			for (uint32_t a = 0; a < n_aggs; a++) {
+				uint32_t cnt = rd32(m);
+				uint64_t hs[256];
+
+				m += 4;
+				if (cnt > 0 && sets[a] == NULL && (sets[a] = sl_agg_set_create()) == NULL)
+					goto out;
+				for (uint32_t k = 0; k < cnt;) {
+					uint32_t step = cnt - k < 256 ? cnt - k : 256;
+
+					memcpy(hs, m + (size_t)k * 8, (size_t)step * 8);
+					if (sl_agg_set_add(sets[a], hs, step) != 0)
+						goto out;
+					k += step;
+				}
+				m += (size_t)cnt * 8;
+			}
+		}
+		for (uint32_t a = 0; a < n_aggs; a++)
+			if (sets[a] != NULL)
+				((struct sl_view_distinct *)sl_view_state_slot(plan, block, a))->n =
+					sl_agg_set_count(sets[a]);
+		if (live_row(f, first, cv, plan, &recs[i], block, sets) < 0)
+			goto out;
+		first = false;
+		for (uint32_t a = 0; a < n_aggs; a++) {
+			sl_agg_set_destroy(sets[a]);
+			sets[a] = NULL;
+		}
+		i = j;
+	}
+	fputc(']', f);
+	fflush(f);
+	if (!ferror(f) && ftell(f) < (long)cap)
+		rc = (int)ftell(f);
+out:
+	for (uint32_t a = 0; a < SL_CONFIG_AGGS_MAX; a++)
+		sl_agg_set_destroy(sets[a]);
+	if (f != NULL)
+		fclose(f);
+	free(recs);
+	free(block);
+	free(tmp);
+	return rc;
+}
+
+/* ---- configuration: show, apply (hot reload) ---- */
+
+/* Write @p s as a JSON string into @p f. */
+static void
+json_text(FILE *f, const char *s, size_t len)
+{
+	json_bytes(f, (const uint8_t *)s, len);
+}
+
+/*
+ * Decode the JSON string literal at @p s (the whole argument) into a new
+ * NUL-terminated buffer. @return 0, -EINVAL, -ENOMEM.
+ */
+static int
+json_unquote(const char *s, char **ret, size_t *ret_len)
+{
+	size_t n = strlen(s), o = 0;
+	char *out;
+
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\r'))
+		n--;
+	if (n < 2 || s[0] != '"' || s[n - 1] != '"')
+		return -EINVAL;
+	out = malloc(n);
+	if (out == NULL)
+		return -ENOMEM;
+	for (size_t i = 1; i < n - 1; i++) {
+		unsigned int cp = 0;
+
+		if (s[i] != '\\') {
+			if ((unsigned char)s[i] < 0x20 || s[i] == '"')
+				goto bad;
+			out[o++] = s[i];
+			continue;
+		}
+		if (++i >= n - 1)
+			goto bad;
+		switch (s[i]) {
+		case '"': case '\\': case '/':
+			out[o++] = s[i];
+			continue;
+		case 'b': out[o++] = '\b'; continue;
+		case 'f': out[o++] = '\f'; continue;
+		case 'n': out[o++] = '\n'; continue;
+		case 'r': out[o++] = '\r'; continue;
+		case 't': out[o++] = '\t'; continue;
+		case 'u':
+			break;
+		default:
+			goto bad;
+		}
+		for (int k = 0; k < 4; k++) {
+			char c = ++i < n - 1 ? s[i] : 0;
+
+			cp <<= 4;
+			if (c >= '0' && c <= '9')
+				cp |= (unsigned int)(c - '0');
+			else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+				cp |= (unsigned int)((c | 0x20) - 'a' + 10);
+			else
+				goto bad;
+		}
+		if (cp >= 0xd800 && cp <= 0xdbff) { /* a surrogate pair */
+			unsigned int lo = 0;
+
+			if (i + 6 >= n - 1 || s[i + 1] != '\\' || s[i + 2] != 'u')
+				goto bad;
+			i += 2;
+			for (int k = 0; k < 4; k++) {
+				char c = s[++i];
+
+				lo <<= 4;
+				if (c >= '0' && c <= '9')
+					lo |= (unsigned int)(c - '0');
+				else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+					lo |= (unsigned int)((c | 0x20) - 'a' + 10);
+				else
+					goto bad;
+			}
+			if (lo < 0xdc00 || lo > 0xdfff)
+				goto bad;
+			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+		} else if (cp >= 0xdc00 && cp <= 0xdfff) {
+			goto bad;
+		}
+		if (cp == 0)
+			goto bad;
+		if (cp < 0x80) {
+			out[o++] = (char)cp;
+		} else if (cp < 0x800) {
+			out[o++] = (char)(0xc0 | cp >> 6);
+			out[o++] = (char)(0x80 | (cp & 0x3f));
+		} else if (cp < 0x10000) {
+			out[o++] = (char)(0xe0 | cp >> 12);
+			out[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+			out[o++] = (char)(0x80 | (cp & 0x3f));
+		} else {
+			out[o++] = (char)(0xf0 | cp >> 18);
+			out[o++] = (char)(0x80 | ((cp >> 12) & 0x3f));
+			out[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+			out[o++] = (char)(0x80 | (cp & 0x3f));
+		}
+	}
+	out[o] = '\0';
+	*ret = out;
+	*ret_len = o;
+	return 0;
+bad:
+	free(out);
+	return -EINVAL;
+}
+
+static int
+cmd_config_show(const char *cmd, const char *args, char *out, size_t cap, void *arg)
+{
+	struct app *app = arg;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m, *f;
+	int n = -1;
+
+	(void)cmd;
+	(void)args;
+	m = open_memstream(&text, &len);
+	if (m == NULL)
+		return -1;
+	if (sl_config_dump(app->cfg, m) != 0) {
+		fclose(m);
+		free(text);
+		return -1;
+	}
+	fclose(m);
+	f = fmemopen(out, cap, "w");
+	if (f != NULL) {
+		fputs("{\"yaml\":", f);
+		json_text(f, text, len);
+		fputs(",\"source\":", f);
+		json_text(f, app->cfg_source, strlen(app->cfg_source));
+		fputc('}', f);
+		fflush(f);
+		if (!ferror(f) && ftell(f) < (long)cap)
+			n = (int)ftell(f);
+		fclose(f);
+	}
+	free(text);
+	return n;
+}
+
+/* Is view @p a (of the running config) unchanged in @p b's config? Same text, same limits. */
+static bool
+view_unchanged(const struct sl_config *ca, const struct sl_config_view *a,
+	       const struct sl_config *cb, const struct sl_config_view *b)
+{
+	struct sl_config x = *cb, y = *cb;
+	char *ta = NULL, *tb = NULL;
+	size_t la = 0, lb = 0;
+	bool same = false;
+	FILE *f;
+
+	if (strcmp(a->name, b->name) != 0 ||
+	    ca->limits.max_set_members != cb->limits.max_set_members)
+		return false;
+	x.views = (struct sl_config_view *)(uintptr_t)a;
+	x.n_views = 1;
+	y.views = (struct sl_config_view *)(uintptr_t)b;
+	y.n_views = 1;
+	if ((f = open_memstream(&ta, &la)) != NULL) {
+		(void)sl_config_dump(&x, f);
+		fclose(f);
+	}
+	if ((f = open_memstream(&tb, &lb)) != NULL) {
+		(void)sl_config_dump(&y, f);
+		fclose(f);
+	}
+	same = ta != NULL && tb != NULL && la == lb && memcmp(ta, tb, la) == 0;
+	free(ta);
+	free(tb);
+	return same;
+}
+
+/* What the storage thread does for a reload: register the new views, add their slots. */
+struct reload_store {
+	struct app *app;
+	struct sl_config *cfg;
+	const uint32_t *idx;       /* new views: their index in cfg */
+	struct sl_vmerge_view *vv; /* their merge views (ids filled here) */
+	uint32_t n;
+};
+
+static int view_register_one(struct app *app, const struct sl_config *cfg, uint32_t i,
+			     uint32_t *ret_id);
+static int vview_setup(struct app *app, const struct sl_config *cfg, struct sl_worker *w,
+		       const struct sl_config_view *cv, const struct sl_view_plan *plan,
+		       uint32_t slot, struct sl_vwin_view *vv, bool log);
+static int plan_keep(struct app *app, struct sl_view_plan *p);
+static int retire_cfg(struct app *app, struct sl_config *cfg);
+
+static int
+reload_on_storage(void *arg)
+{
+	struct reload_store *r = arg;
+
+	for (uint32_t k = 0; k < r->n; k++) {
+		int rc = view_register_one(r->app, r->cfg, r->idx[k], &r->vv[k].id);
+
+		if (rc != 0)
+			return rc;
+	}
+	return sl_vmerge_add_views(r->app->vmerge, r->vv, r->n);
+}
+
+static int
+cmd_config_apply(const char *cmd, const char *args, char *out, size_t cap, void *arg)
+{
+	struct app *app = arg;
+	struct sl_config *cfg = NULL, *old = app->cfg;
+	struct sl_config_error err;
+	struct sl_view_plan **plans = NULL;
+	struct sl_vmerge_view *vv = NULL, *nvv = NULL;
+	struct sl_worker_reload *wr = NULL;
+	uint32_t *idx = NULL, *slot = NULL, n_new = 0;
+	int32_t *from = NULL;
+	char *yaml = NULL, msg[512];
+	size_t len;
+	FILE *f = NULL;
+	int rc, n = -1;
+
+	(void)cmd;
+	if (app->vmerge == NULL || app->merge == NULL)
+		return snprintf(out, cap, "{\"ok\":false,\"error\":\"not running\"}");
+	rc = json_unquote(args, &yaml, &len);
+	if (rc != 0)
+		return snprintf(out, cap, "{\"ok\":false,\"error\":\"%s\"}",
+				rc == -ENOMEM ? "out of memory"
+					      : "expected the YAML text as one JSON string");
+	rc = sl_config_load_string(yaml, len, "<config_apply>", &cfg, &err);
+	free(yaml);
+	if (rc != 0) {
+		FILE *e = fmemopen(msg, sizeof(msg), "w");
+
+		if (e != NULL) {
+			sl_config_error_print(&err, e);
+			fclose(e);
+		}
+		msg[sizeof(msg) - 1] = '\0';
+		msg[strcspn(msg, "\n")] = '\0';
+		f = fmemopen(out, cap, "w");
+		if (f == NULL)
+			return -1;
+		fputs("{\"ok\":false,\"error\":", f);
+		json_text(f, msg, strlen(msg));
+		fputc('}', f);
+		goto reply;
+	}
+	plans = calloc(cfg->n_views + 1, sizeof(*plans));
+	nvv = calloc(cfg->n_views + 1, sizeof(*nvv));
+	vv = calloc(cfg->n_views + 1, sizeof(*vv));
+	idx = calloc(cfg->n_views + 1, sizeof(*idx));
+	slot = calloc(cfg->n_views + 1, sizeof(*slot));
+	from = calloc(cfg->n_views + 1, sizeof(*from));
+	wr = calloc(app->n_workers, sizeof(*wr));
+	if (plans == NULL || nvv == NULL || vv == NULL || idx == NULL || slot == NULL ||
+	    from == NULL || wr == NULL) {
+		snprintf(msg, sizeof(msg), "out of memory");
+		goto refuse;
+	}
+	/* Kept views keep their plan and slot; the others get new ones. */
+	for (uint32_t i = 0; i < cfg->n_views; i++) {
+		const struct sl_config_view *v = &cfg->views[i];
+
+		from[i] = -1;
+		for (uint32_t j = 0; j < old->n_views; j++)
+			if (view_unchanged(old, &old->views[j], cfg, v))
+				from[i] = (int32_t)j;
+		if (from[i] >= 0) {
+			plans[i] = app->plans[from[i]];
+			slot[i] = app->vslot[from[i]];
+			nvv[i] = app->vviews[from[i]];
+			continue;
+		}
+		rc = sl_view_plan_create(v, NULL, &plans[i]);
+		if (rc != 0 || sl_view_plan_group_size(plans[i]) > LIVE_BLOCK_MAX ||
+		    sl_vwin_slots_needed(v->window_slide_ns, v->allowed_lateness_ns) >
+			    SL_VWIN_SLOTS_MAX) {
+			snprintf(msg, sizeof(msg), "view '%s' cannot run: %s", v->name,
+				 rc != 0 ? strerror(-rc) : "state or lateness too large");
+			goto refuse;
+		}
+		if (app->n_slots + n_new >= SL_VIEW_SLOTS_MAX) {
+			snprintf(msg, sizeof(msg), "no view slot left (%u over this process's life): "
+				 "restart sluiced", SL_VIEW_SLOTS_MAX);
+			goto refuse;
+		}
+		slot[i] = app->n_slots + n_new;
+		vv[n_new].plan = plans[i];
+		vv[n_new].slide_ns = v->window_slide_ns;
+		vv[n_new].retention_ns = v->retention_ns;
+		idx[n_new++] = i;
+	}
+	/* Per worker: the new views array, new views with their tables. */
+	for (unsigned int wi = 0; wi < app->n_workers; wi++) {
+		struct sl_worker *w = &app->workers[wi];
+
+		wr[wi].v = rte_zmalloc_socket("sl_vwin", sizeof(*wr[wi].v) * (cfg->n_views + 1),
+					      RTE_CACHE_LINE_SIZE, (int)w->socket);
+		if (wr[wi].v == NULL) {
+			snprintf(msg, sizeof(msg), "out of memory");
+			goto refuse;
+		}
+		wr[wi].n_views = cfg->n_views;
+		for (uint32_t i = 0; i < cfg->n_views; i++) {
+			wr[wi].from[i] = from[i];
+			if (from[i] < 0 &&
+			    vview_setup(app, cfg, w, &cfg->views[i], plans[i], slot[i], &wr[wi].v[i],
+					wi == 0) != 0) {
+				snprintf(msg, sizeof(msg), "cannot set up view '%s' (see the log)",
+					 cfg->views[i].name);
+				goto refuse;
+			}
+		}
+		wr[wi].n_inputs = (uint16_t)cfg->n_inputs;
+		for (uint32_t k = 0; k < cfg->n_inputs; k++) {
+			wr[wi].in_port[k] = cfg->inputs[k].port;
+			wr[wi].in_format[k] = (uint8_t)cfg->inputs[k].format;
+		}
+	}
+	/* The storage thread registers the new views before any worker uses them. */
+	{
+		struct reload_store *rs = calloc(1, sizeof(*rs));
+
+		if (rs == NULL) {
+			snprintf(msg, sizeof(msg), "out of memory");
+			goto refuse;
+		}
+		*rs = (struct reload_store){ app, cfg, idx, vv, n_new };
+		rc = sl_merge_call(app->merge, reload_on_storage, rs, 5000);
+		if (rc == -ETIMEDOUT) {
+			/* It may still run: rs, cfg, plans and vv stay allocated for it. */
+			MAIN_LOG(ERR, "config_apply: the storage thread did not answer\n");
+			f = fmemopen(out, cap, "w");
+			if (f == NULL)
+				return -1;
+			fputs("{\"ok\":false,\"error\":\"the storage thread did not answer\"}", f);
+			goto reply;
+		}
+		free(rs);
+		if (rc != 0) {
+			snprintf(msg, sizeof(msg), "cannot register the new views: %s", strerror(-rc));
+			goto refuse;
+		}
+	}
+	for (uint32_t k = 0; k < n_new; k++)
+		nvv[idx[k]] = vv[k];
+	app->n_slots += n_new;
+	/* Swap every worker between two polls; wait for all. */
+	for (unsigned int wi = 0; wi < app->n_workers; wi++) {
+		struct sl_worker *w = &app->workers[wi];
+
+		wr[wi].old = w->vw.v;
+		w->reload = &wr[wi];
+		__atomic_store_n(&w->reload_seq, w->reload_seq + 1, __ATOMIC_RELEASE);
+	}
+	for (unsigned int wi = 0; wi < app->n_workers; wi++) {
+		struct sl_worker *w = &app->workers[wi];
+
+		while (__atomic_load_n(&w->running, __ATOMIC_ACQUIRE) &&
+		       __atomic_load_n(&w->reload_ack, __ATOMIC_ACQUIRE) != w->reload_seq) {
+			struct timespec ts = { 0, 200000 };
+
+			nanosleep(&ts, NULL);
+		}
+		/* The worker no longer reads its old array. */
+		if (__atomic_load_n(&w->reload_ack, __ATOMIC_ACQUIRE) == w->reload_seq)
+			rte_free(wr[wi].old);
+	}
+	f = fmemopen(out, cap, "w");
+	if (f == NULL)
+		return -1;
+	fputs("{\"ok\":true,\"kept\":[", f);
+	n = 0;
+	for (uint32_t i = 0; i < cfg->n_views; i++)
+		if (from[i] >= 0) {
+			fputs(n++ ? "," : "", f);
+			json_text(f, cfg->views[i].name, strlen(cfg->views[i].name));
+		}
+	fputs("],\"added\":[", f);
+	n = 0;
+	for (uint32_t k = 0; k < n_new; k++) {
+		fputs(n++ ? "," : "", f);
+		json_text(f, cfg->views[idx[k]].name, strlen(cfg->views[idx[k]].name));
+	}
+	fputs("],\"removed\":[", f);
+	n = 0;
+	for (uint32_t j = 0; j < old->n_views; j++) {
+		bool kept = false;
+
+		for (uint32_t i = 0; i < cfg->n_views; i++)
+			kept |= from[i] == (int32_t)j;
+		if (!kept) {
+			fputs(n++ ? "," : "", f);
+			json_text(f, old->views[j].name, strlen(old->views[j].name));
+		}
+	}
+	fputs("]}", f);
+	MAIN_LOG(INFO, "configuration applied: %u view(s), %u new\n", cfg->n_views, n_new);
+	/* Plans live until exit (all_plans): pending slices may still use them. */
+	if (retire_cfg(app, old) != 0)
+		MAIN_LOG(WARNING, "config_apply: the previous configuration is not freed\n");
+	for (uint32_t k = 0; k < n_new; k++)
+		(void)plan_keep(app, plans[idx[k]]);
+	free(app->plans);
+	free(app->vviews);
+	free(app->vslot);
+	app->cfg = cfg;
+	app->plans = plans;
+	app->vviews = nvv;
+	app->vslot = slot;
+	app->n_inputs = cfg->n_inputs;
+	memcpy(app->inputs, cfg->inputs, cfg->n_inputs * sizeof(cfg->inputs[0]));
+	snprintf(app->cfg_source, sizeof(app->cfg_source), "config_apply");
+	free(wr);
+	free(idx);
+	free(vv);
+	free(from);
+	goto reply;
+refuse:
+	/* Nothing changed in the workers; tables mapped for new views stay listed in vtabs. */
+	for (unsigned int wi = 0; wr != NULL && wi < app->n_workers; wi++)
+		rte_free(wr[wi].v);
+	for (uint32_t k = 0; plans != NULL && k < n_new; k++)
+		sl_view_plan_destroy(plans[idx[k]]);
+	free(plans);
+	free(nvv);
+	free(vv);
+	free(idx);
+	free(slot);
+	free(from);
+	free(wr);
+	sl_config_free(cfg);
+	f = fmemopen(out, cap, "w");
+	if (f == NULL)
+		return -1;
+	fputs("{\"ok\":false,\"error\":", f);
+	json_text(f, msg, strlen(msg));
+	fputc('}', f);
+reply:
+	fflush(f);
+	n = !ferror(f) && ftell(f) < (long)cap ? (int)ftell(f) : -1;
+	fclose(f);
+	return n;
+}
+
 static int
 cmd_ping(const char *cmd, const char *args, char *out, size_t cap, void *arg)
 {
@@ -478,6 +1201,10 @@ cmd_ping(const char *cmd, const char *args, char *out, size_t cap, void *arg)
 static const struct sl_ctl_cmd ctl_cmds[] = {
 	{ "stats", "per-core counters: received, aggregated, drops by reason", cmd_stats },
 	{ "ping", "liveness check", cmd_ping },
+	{ "live", "live VIEW: the open windows of a view, merged across cores (query rows)", cmd_live },
+	{ "config_show", "the running configuration: {\"yaml\", \"source\"}", cmd_config_show },
+	{ "config_apply", "config_apply \"YAML\": validate and hot-reload views and inputs",
+	  cmd_config_apply },
 	{ NULL, NULL, NULL },
 };
 
@@ -517,6 +1244,34 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 
 /* ---- setup ---- */
 
+static int
+ptr_push(void ***arr, uint32_t *n, uint32_t *cap, void *p)
+{
+	if (*n == *cap) {
+		uint32_t c = *cap ? *cap * 2 : 16;
+		void **na = realloc(*arr, c * sizeof(*na));
+
+		if (na == NULL)
+			return -ENOMEM;
+		*arr = na;
+		*cap = c;
+	}
+	(*arr)[(*n)++] = p;
+	return 0;
+}
+
+static int
+plan_keep(struct app *app, struct sl_view_plan *p)
+{
+	return ptr_push((void ***)&app->all_plans, &app->n_all_plans, &app->cap_all_plans, p);
+}
+
+static int
+retire_cfg(struct app *app, struct sl_config *cfg)
+{
+	return ptr_push((void ***)&app->retired, &app->n_retired, &app->cap_retired, cfg);
+}
+
 /* Load the configuration (or the built-in one) and apply --statsd-port. */
 static int
 config_setup(struct app *app)
@@ -537,6 +1292,8 @@ config_setup(struct app *app)
 		return -EINVAL;
 	}
 	cfg = app->cfg;
+	snprintf(app->cfg_source, sizeof(app->cfg_source), "%s",
+		 app->conf.config_path != NULL ? app->conf.config_path : "built-in default");
 	app->n_inputs = cfg->n_inputs;
 	memcpy(app->inputs, cfg->inputs, cfg->n_inputs * sizeof(cfg->inputs[0]));
 	if (app->conf.udp_port != 0) {
@@ -577,11 +1334,22 @@ config_setup(struct app *app)
 			fprintf(stderr, "sluiced: view '%s': %s\n", v->name, strerror(-rc));
 			return rc;
 		}
+		if (plan_keep(app, app->plans[i]) != 0) {
+			sl_view_plan_destroy(app->plans[i]);
+			app->plans[i] = NULL;
+			return -ENOMEM;
+		}
 		if (sl_vwin_slots_needed(v->window_slide_ns, v->allowed_lateness_ns) >
 		    SL_VWIN_SLOTS_MAX) {
 			fprintf(stderr, "sluiced: view '%s': allowed_lateness is more than %u "
 				"slides: raise the slide or lower the lateness\n", v->name,
 				SL_VWIN_SLOTS_MAX - 2);
+			return -EINVAL;
+		}
+		if (sl_view_plan_group_size(app->plans[i]) > LIVE_BLOCK_MAX) {
+			fprintf(stderr, "sluiced: view '%s': a group's state takes %zu bytes, more "
+				"than %u: fewer or smaller sketches\n", v->name,
+				sl_view_plan_group_size(app->plans[i]), LIVE_BLOCK_MAX);
 			return -EINVAL;
 		}
 		app->vviews[i].plan = app->plans[i];
@@ -635,6 +1403,43 @@ view_compatible(const struct sl_config_view *a, const struct sl_config_view *b)
 	return true;
 }
 
+static int
+view_register_one(struct app *app, const struct sl_config *cfg, uint32_t i, uint32_t *ret_id)
+{
+	const struct sl_config_view *v = &cfg->views[i];
+	struct sl_config *old = NULL;
+	char *def, *olddef = NULL;
+	size_t len, oldlen = 0;
+	bool fresh = true;
+	uint32_t id;
+	int rc;
+
+	def = view_def(cfg, i, &len);
+	if (def == NULL)
+		return -ENOMEM;
+	rc = sl_store_view_lookup(app->store, v->name, &id, &olddef, &oldlen);
+	if (rc == 0 && sl_config_load_string(olddef, oldlen, "stored view", &old, NULL) == 0 &&
+	    old->n_views == 1)
+		fresh = !view_compatible(&old->views[0], v);
+	if (rc == 0 && fresh)
+		MAIN_LOG(WARNING, "view '%s' changed its group_by, slide or aggregates: its records "
+			 "start under a new id (the old ones stay)\n", v->name);
+	sl_config_free(old);
+	if (rc == 0 && !fresh && oldlen == len && memcmp(olddef, def, len) == 0)
+		rc = 0; /* unchanged */
+	else
+		rc = sl_store_view_define(app->store, v->name, def, len, fresh, &id);
+	free(olddef);
+	free(def);
+	if (rc != 0) {
+		MAIN_LOG(ERR, "cannot register view '%s' in the database: %s (%s)\n", v->name,
+			 strerror(-rc), sl_store_strerror(app->store));
+		return rc;
+	}
+	*ret_id = id;
+	return 0;
+}
+
 /*
  * Give every view its record id: the registered one when the stored
  * definition is compatible (its text is updated), a new one otherwise.
@@ -642,65 +1447,100 @@ view_compatible(const struct sl_config_view *a, const struct sl_config_view *b)
 static int
 views_register(struct app *app)
 {
-	const struct sl_config *cfg = app->cfg;
+	for (uint32_t i = 0; i < app->cfg->n_views; i++) {
+		int rc = view_register_one(app, app->cfg, i, &app->vviews[i].id);
 
-	for (uint32_t i = 0; i < cfg->n_views; i++) {
-		const struct sl_config_view *v = &cfg->views[i];
-		struct sl_config *old = NULL;
-		char *def, *olddef = NULL;
-		size_t len, oldlen = 0;
-		bool fresh = true;
-		uint32_t id;
-		int rc;
-
-		def = view_def(cfg, i, &len);
-		if (def == NULL)
-			return -ENOMEM;
-		rc = sl_store_view_lookup(app->store, v->name, &id, &olddef, &oldlen);
-		if (rc == 0 && sl_config_load_string(olddef, oldlen, "stored view", &old, NULL) == 0 &&
-		    old->n_views == 1)
-			fresh = !view_compatible(&old->views[0], v);
-		if (rc == 0 && fresh)
-			MAIN_LOG(WARNING, "view '%s' changed its group_by, slide or aggregates: its "
-				 "records start under a new id (the old ones stay)\n", v->name);
-		sl_config_free(old);
-		if (rc == 0 && !fresh && oldlen == len && memcmp(olddef, def, len) == 0)
-			rc = 0; /* unchanged */
-		else
-			rc = sl_store_view_define(app->store, v->name, def, len, fresh, &id);
-		free(olddef);
-		free(def);
-		if (rc != 0) {
-			MAIN_LOG(ERR, "cannot register view '%s' in the database: %s (%s)\n", v->name,
-				 strerror(-rc), sl_store_strerror(app->store));
+		if (rc != 0)
 			return rc;
-		}
-		app->vviews[i].id = id;
 	}
 	return 0;
 }
 
 /* Per worker: the views' windows, slice tables (mmap()ed) and rings. */
 static int
+vtab_add(struct app *app, void *p, size_t len)
+{
+	if (app->n_vtabs == app->cap_vtabs) {
+		uint32_t cap = app->cap_vtabs ? app->cap_vtabs * 2 : 256;
+		struct vtab_mem *nv = realloc(app->vtabs, cap * sizeof(*nv));
+
+		if (nv == NULL)
+			return -ENOMEM;
+		app->vtabs = nv;
+		app->cap_vtabs = cap;
+	}
+	app->vtabs[app->n_vtabs].p = p;
+	app->vtabs[app->n_vtabs++].len = len;
+	return 0;
+}
+
+/*
+ * Set up view @p cv (plan @p plan, slot @p slot) for worker @p w in @p vv:
+ * windows, and its slice tables (mmap()ed: only the groups used take memory).
+ */
+static int
+vview_setup(struct app *app, const struct sl_config *cfg, struct sl_worker *w,
+	    const struct sl_config_view *cv, const struct sl_view_plan *plan, uint32_t slot,
+	    struct sl_vwin_view *vv, bool log)
+{
+	struct sl_view_limits lim;
+	bool distinct = false;
+	uint32_t n_tabs;
+	size_t sz;
+
+	for (uint32_t a = 0; a < cv->n_aggs; a++)
+		distinct |= cv->aggs[a].kind == SL_CONFIG_AGG_DISTINCT;
+	lim.max_groups = cv->max_groups;
+	lim.max_set_members = distinct ? cfg->limits.max_set_members : 0;
+	lim.key_bytes = 0;
+	sz = sl_view_table_memsize(plan, &lim);
+	if (sz == 0 || sl_vwin_view_init(vv, plan, cv->window_slide_ns, cv->allowed_lateness_ns,
+					 cv->time == SL_CONFIG_TIME_ARRIVAL, cv->keep_late) != 0) {
+		MAIN_LOG(ERR, "view '%s': bad limits\n", cv->name);
+		return -EINVAL;
+	}
+	vv->view_slot = slot;
+	n_tabs = vv->n_slots + 4;
+	if (w->n_vtabs + n_tabs >= VRING_SIZE) {
+		MAIN_LOG(ERR, "view '%s': worker %u would hold more than %u slice tables\n",
+			 cv->name, w->idx, VRING_SIZE - 1);
+		return -ENOSPC;
+	}
+	if (log)
+		MAIN_LOG(INFO, "view '%s' (slot %u): %u slice tables per worker, %.1f MiB each at "
+			 "most (memory is taken as groups are used)\n", cv->name, slot, n_tabs,
+			 (double)sz / (1 << 20));
+	for (uint32_t k = 0; k < n_tabs; k++) {
+		void *mem = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		if (mem == MAP_FAILED) {
+			MAIN_LOG(ERR, "view '%s': cannot map %zu bytes for a slice table: %s\n",
+				 cv->name, sz, strerror(errno));
+			return -ENOMEM;
+		}
+		if (vtab_add(app, mem, sz) != 0) {
+			munmap(mem, sz);
+			return -ENOMEM;
+		}
+		(void)sl_vwin_give(&(struct sl_vwin){ .n_views = 1, .v = vv }, 0,
+				   sl_view_table_init(mem, plan, &lim));
+		w->n_vtabs++;
+	}
+	return 0;
+}
+
+/* Per worker: the views' windows, slice tables, rings and live buffers. */
+static int
 views_setup(struct app *app)
 {
 	const struct sl_config *cfg = app->cfg;
-	uint32_t per_worker = 0;
 
-	if (cfg->n_views == 0)
-		return 0;
-	for (uint32_t i = 0; i < cfg->n_views; i++)
-		per_worker += sl_vwin_slots_needed(cfg->views[i].window_slide_ns,
-						   cfg->views[i].allowed_lateness_ns) + 4;
-	app->vtabs = calloc((size_t)per_worker * app->n_workers, sizeof(*app->vtabs));
-	if (app->vtabs == NULL)
-		return -ENOMEM;
 	for (unsigned int wi = 0; wi < app->n_workers; wi++) {
 		struct sl_worker *w = &app->workers[wi];
 		char name[RTE_RING_NAMESIZE];
-		unsigned int ring_sz = rte_align32pow2(per_worker + 1);
 
-		w->vw.v = rte_zmalloc_socket("sl_vwin", sizeof(*w->vw.v) * cfg->n_views,
+		w->vw.v = rte_zmalloc_socket("sl_vwin", sizeof(*w->vw.v) * (cfg->n_views + 1),
 					     RTE_CACHE_LINE_SIZE, (int)w->socket);
 		w->vpub = rte_zmalloc_socket("sl_vpub", sizeof(*w->vpub) * SL_VIEW_SLOTS_MAX,
 					     RTE_CACHE_LINE_SIZE, (int)w->socket);
@@ -708,10 +1548,10 @@ views_setup(struct app *app)
 			w->vpub[k].done_before = UINT64_MAX;
 		w->vw.pub = w->vpub;
 		snprintf(name, sizeof(name), "sl_vto_store_%u", wi);
-		w->vto_store = rte_ring_create(name, ring_sz, (int)w->socket,
+		w->vto_store = rte_ring_create(name, VRING_SIZE, (int)w->socket,
 					       RING_F_SP_ENQ | RING_F_SC_DEQ);
 		snprintf(name, sizeof(name), "sl_vfrom_store_%u", wi);
-		w->vfrom_store = rte_ring_create(name, ring_sz, (int)w->socket,
+		w->vfrom_store = rte_ring_create(name, VRING_SIZE, (int)w->socket,
 						 RING_F_SP_ENQ | RING_F_SC_DEQ);
 		snprintf(name, sizeof(name), "sl_late_%u", wi);
 		w->late_ring = rte_ring_create_elem(name, sizeof(struct sl_vwin_note), SL_LATE_RING,
@@ -722,48 +1562,32 @@ views_setup(struct app *app)
 				 rte_strerror(rte_errno));
 			return -ENOMEM;
 		}
+		/* Live snapshots (ctl "live"): address space only until used. */
+		w->live_cap = LIVE_BUF_BYTES;
+		w->live_buf = mmap(NULL, w->live_cap, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		w->live_members_cap = SL_CONFIG_MAX_SET_MEMBERS_MAX;
+		w->live_members = mmap(NULL, (size_t)w->live_members_cap * sizeof(uint64_t),
+				       PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		w->live_block = aligned_alloc(64, LIVE_BLOCK_MAX);
+		if (w->live_buf == MAP_FAILED || w->live_members == MAP_FAILED ||
+		    w->live_block == NULL) {
+			w->live_buf = NULL;
+			w->live_members = NULL;
+			MAIN_LOG(ERR, "cannot allocate the live snapshot buffers of worker %u\n", wi);
+			return -ENOMEM;
+		}
 		w->vw.n_views = cfg->n_views;
 		for (uint32_t i = 0; i < cfg->n_views; i++) {
-			const struct sl_config_view *v = &cfg->views[i];
-			bool distinct = false;
-			struct sl_view_limits lim;
-			uint32_t n_tabs;
-			size_t sz;
+			int rc = vview_setup(app, cfg, w, &cfg->views[i], app->plans[i], app->vslot[i],
+					     &w->vw.v[i], wi == 0);
 
-			for (uint32_t a = 0; a < v->n_aggs; a++)
-				distinct |= v->aggs[a].kind == SL_CONFIG_AGG_DISTINCT;
-			lim.max_groups = v->max_groups;
-			lim.max_set_members = distinct ? cfg->limits.max_set_members : 0;
-			lim.key_bytes = 0;
-			sz = sl_view_table_memsize(app->plans[i], &lim);
-			if (sz == 0 || sl_vwin_view_init(&w->vw.v[i], app->plans[i], v->window_slide_ns,
-							 v->allowed_lateness_ns,
-							 v->time == SL_CONFIG_TIME_ARRIVAL,
-							 v->keep_late) != 0) {
-				MAIN_LOG(ERR, "view '%s': bad limits\n", v->name);
-				return -EINVAL;
-			}
-			w->vw.v[i].view_slot = i;
-			n_tabs = w->vw.v[i].n_slots + 4;
-			if (wi == 0)
-				MAIN_LOG(INFO, "view '%s' (id %u): %u slice tables per worker, %.1f MiB "
-					 "each at most (memory is taken as groups are used)\n",
-					 v->name, app->vviews[i].id, n_tabs, (double)sz / (1 << 20));
-			for (uint32_t k = 0; k < n_tabs; k++) {
-				void *mem = mmap(NULL, sz, PROT_READ | PROT_WRITE,
-						 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-				if (mem == MAP_FAILED) {
-					MAIN_LOG(ERR, "view '%s': cannot map %zu bytes for a slice "
-						 "table: %s\n", v->name, sz, strerror(errno));
-					return -ENOMEM;
-				}
-				app->vtabs[app->n_vtabs].p = mem;
-				app->vtabs[app->n_vtabs++].len = sz;
-				(void)sl_vwin_give(&w->vw, i, sl_view_table_init(mem, app->plans[i], &lim));
-			}
+			if (rc != 0)
+				return rc;
 		}
 	}
+	app->n_slots = cfg->n_views;
 	app->vmerge = sl_vmerge_create(app->store, app->vviews, cfg->n_views,
 				       cfg->limits.max_set_members);
 	if (app->vmerge == NULL)
@@ -779,14 +1603,24 @@ views_free(struct app *app)
 		munmap(app->vtabs[i].p, app->vtabs[i].len);
 	free(app->vtabs);
 	for (unsigned int i = 0; app->workers != NULL && i < app->n_workers; i++) {
+		if (app->workers[i].live_buf != NULL)
+			munmap(app->workers[i].live_buf, app->workers[i].live_cap);
+		if (app->workers[i].live_members != NULL)
+			munmap(app->workers[i].live_members,
+			       (size_t)app->workers[i].live_members_cap * sizeof(uint64_t));
+		free(app->workers[i].live_block);
 		rte_ring_free(app->workers[i].vto_store);
 		rte_ring_free(app->workers[i].vfrom_store);
 		rte_ring_free(app->workers[i].late_ring);
 		rte_free(app->workers[i].vw.v);
 		rte_free(app->workers[i].vpub);
 	}
-	for (uint32_t i = 0; app->cfg != NULL && app->plans != NULL && i < app->cfg->n_views; i++)
-		sl_view_plan_destroy(app->plans[i]);
+	for (uint32_t i = 0; i < app->n_all_plans; i++)
+		sl_view_plan_destroy(app->all_plans[i]);
+	free(app->all_plans);
+	for (uint32_t i = 0; i < app->n_retired; i++)
+		sl_config_free(app->retired[i]);
+	free(app->retired);
 	free(app->plans);
 	free(app->vviews);
 	free(app->vslot);

@@ -68,8 +68,44 @@ struct sl_merge {
 	uint64_t *scratch;
 	uint32_t scratch_cap;
 	struct sl_vmerge *vm;    /* views, NULL: none */
+	/* sl_merge_call(): main writes fn, arg, then seq (release); storage runs it, sets done. */
+	int (*call_fn)(void *arg);
+	void *call_arg;
+	uint32_t call_seq;
+	uint32_t call_done;
+	int call_rc;
 	struct sl_merge_stats stats;
 };
+
+int
+sl_merge_call(struct sl_merge *m, int (*fn)(void *arg), void *arg, int timeout_ms)
+{
+	uint32_t seq = m->call_seq + 1;
+
+	m->call_fn = fn;
+	m->call_arg = arg;
+	__atomic_store_n(&m->call_seq, seq, __ATOMIC_RELEASE);
+	for (int i = 0; i < timeout_ms; i++) {
+		struct timespec ts = { 0, 1000000 };
+
+		if (__atomic_load_n(&m->call_done, __ATOMIC_ACQUIRE) == seq)
+			return m->call_rc;
+		nanosleep(&ts, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+/* On the storage thread: run a pending sl_merge_call(). */
+static void
+call_poll(struct sl_merge *m)
+{
+	uint32_t seq = __atomic_load_n(&m->call_seq, __ATOMIC_ACQUIRE);
+
+	if (seq == m->call_done)
+		return;
+	m->call_rc = m->call_fn(m->call_arg);
+	__atomic_store_n(&m->call_done, seq, __ATOMIC_RELEASE);
+}
 
 void
 sl_merge_set_views(struct sl_merge *m, struct sl_vmerge *vm)
@@ -590,6 +626,7 @@ sl_merge_thread(void *arg)
 		uint64_t wm = UINT64_MAX;
 		unsigned int running = 0, got = 0;
 
+		call_poll(m);
 		/* View slots: fixed but for a reload, which only adds (sl_vmerge_add_views()). */
 		if (m->vm != NULL && vbound != NULL) {
 			n_views = sl_vmerge_views(m->vm);

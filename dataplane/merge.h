@@ -58,6 +58,15 @@ struct sl_merge *sl_merge_create(struct sl_worker *workers, unsigned int n_worke
  */
 void sl_merge_set_views(struct sl_merge *m, struct sl_vmerge *vm);
 
+/**
+ * Run @p fn(@p arg) on the storage thread (it owns the store's write handle
+ * and the view merge state) and wait for it, at most @p timeout_ms.
+ * Control path only (main lcore), one call at a time.
+ * @return fn's return value, or -ETIMEDOUT (fn may still run later: the
+ *         caller must keep @p arg alive until sl_merge_destroy()).
+ */
+int sl_merge_call(struct sl_merge *m, int (*fn)(void *arg), void *arg, int timeout_ms);
+
 /** Thread body: runs until every worker stopped and everything is committed. */
 void *sl_merge_thread(void *arg);
 

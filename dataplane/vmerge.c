@@ -100,6 +100,8 @@ mono_ns(void)
 	return (uint64_t)ts.tv_sec * SL_NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
+static void view_setup(struct vview *v, const struct sl_vmerge_view *cfg);
+
 struct sl_vmerge *
 sl_vmerge_create(struct sl_store *store, const struct sl_vmerge_view *views, uint32_t n,
 		 uint32_t max_set_members)
@@ -119,16 +121,8 @@ sl_vmerge_create(struct sl_store *store, const struct sl_vmerge_view *views, uin
 		errno = ENOMEM;
 		return NULL;
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		struct vview *v = &vm->views[i];
-
-		v->cfg = views[i];
-		v->n_aggs = sl_view_plan_n_aggs(views[i].plan);
-		v->group_size = sl_view_plan_group_size(views[i].plan);
-		for (uint32_t a = 0; a < v->n_aggs; a++)
-			if (sl_view_plan_agg_kind(views[i].plan, a) == SL_CONFIG_AGG_DISTINCT)
-				v->has_distinct = true;
-	}
+	for (uint32_t i = 0; i < n; i++)
+		view_setup(&vm->views[i], &views[i]);
 	return vm;
 }
 
@@ -595,6 +589,32 @@ sl_vmerge_retention(struct sl_vmerge *vm, bool final)
 			stat_add(&vm->stats.retention_deleted, deleted);
 		} while (final && deleted == RETENTION_BATCH);
 	}
+}
+
+static void
+view_setup(struct vview *v, const struct sl_vmerge_view *cfg)
+{
+	memset(v, 0, sizeof(*v));
+	v->cfg = *cfg;
+	v->n_aggs = sl_view_plan_n_aggs(cfg->plan);
+	v->group_size = sl_view_plan_group_size(cfg->plan);
+	for (uint32_t a = 0; a < v->n_aggs; a++)
+		if (sl_view_plan_agg_kind(cfg->plan, a) == SL_CONFIG_AGG_DISTINCT)
+			v->has_distinct = true;
+}
+
+int
+sl_vmerge_add_views(struct sl_vmerge *vm, const struct sl_vmerge_view *views, uint32_t n)
+{
+	struct vview *nv = realloc(vm->views, (vm->n_views + n + 1) * sizeof(*nv));
+
+	if (nv == NULL)
+		return -ENOMEM;
+	vm->views = nv;
+	for (uint32_t i = 0; i < n; i++)
+		view_setup(&vm->views[vm->n_views + i], &views[i]);
+	__atomic_store_n(&vm->n_views, vm->n_views + n, __ATOMIC_RELEASE);
+	return 0;
 }
 
 uint32_t

@@ -72,6 +72,12 @@ void sl_vmerge_commit_before(struct sl_vmerge *vm, uint32_t view, uint64_t bound
  */
 void sl_vmerge_retention(struct sl_vmerge *vm, bool final);
 
+/**
+ * Add views (a configuration reload): they take the next slots, in order.
+ * Storage thread only. @return 0 or -ENOMEM (nothing added).
+ */
+int sl_vmerge_add_views(struct sl_vmerge *vm, const struct sl_vmerge_view *views, uint32_t n);
+
 /** View slots known (views added by reloads included). */
 uint32_t sl_vmerge_views(const struct sl_vmerge *vm);
 

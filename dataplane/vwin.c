@@ -268,6 +268,16 @@ sl_vwin_flush(struct sl_vwin *w)
 		close_before(w, &w->v[vi], vi, UINT64_MAX);
 }
 
+void
+sl_vwin_view_retire(struct sl_vwin *w, uint32_t view)
+{
+	struct sl_vwin_view *v = &w->v[view];
+
+	close_before(w, v, view, UINT64_MAX);
+	sl_vwin_publish(w);
+	__atomic_store_n(&w->pub[v->view_slot].done_before, UINT64_MAX, __ATOMIC_RELEASE);
+}
+
 uint32_t
 sl_vwin_open(const struct sl_vwin *w)
 {

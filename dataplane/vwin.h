@@ -145,6 +145,13 @@ void sl_vwin_tick(struct sl_vwin *w, uint64_t now_ns);
 /** Hand over every open slice of every view (idle or shutdown). */
 void sl_vwin_flush(struct sl_vwin *w);
 
+/**
+ * Retire view @p view (a reload removed it): hand over its open slices, send
+ * its late notes, publish its final counters and done_before UINT64_MAX.
+ * The caller then drops it from w->v.
+ */
+void sl_vwin_view_retire(struct sl_vwin *w, uint32_t view);
+
 /** Send pending late notes and publish done_before and counters. Once per burst. */
 void sl_vwin_publish(struct sl_vwin *w);
 

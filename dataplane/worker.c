@@ -294,6 +294,134 @@ views_flush(struct sl_worker *w)
 		__atomic_store_n(&w->vidle, 1, __ATOMIC_RELEASE);
 }
 
+/* ---- live snapshots (worker.h): off the packet path, between two polls ---- */
+
+struct live_ctx {
+	struct sl_worker *w;
+	const struct sl_view_plan *plan;
+	uint64_t start, end;
+	uint64_t off;
+	bool full;
+};
+
+static bool
+live_put(struct live_ctx *c, const void *p, uint64_t len)
+{
+	if (c->full || c->off + len > c->w->live_cap) {
+		c->full = true;
+		return false;
+	}
+	memcpy(c->w->live_buf + c->off, p, len);
+	c->off += len;
+	return true;
+}
+
+static void
+live_group(const uint8_t *key, uint32_t key_len, void *state, const uint64_t *const *members,
+	   const uint32_t *n_members, void *arg)
+{
+	struct live_ctx *c = arg;
+	struct sl_worker *w = c->w;
+	size_t gs = sl_view_plan_group_size(c->plan), n;
+	uint64_t mark = c->off;
+	uint32_t len32;
+
+	if (c->full)
+		return;
+	/* Serialize a copy: serializing sorts top-k entries in place. */
+	memcpy(w->live_block, state, gs);
+	(void)live_put(c, &c->start, 8);
+	(void)live_put(c, &c->end, 8);
+	(void)live_put(c, &key_len, 4);
+	(void)live_put(c, key, key_len);
+	if (c->full || c->off + 4 > w->live_cap) {
+		c->full = true;
+		c->off = mark;
+		return;
+	}
+	n = sl_view_state_serialize(c->plan, w->live_block, NULL, w->live_buf + c->off + 4,
+				    w->live_cap - c->off - 4);
+	if (n == 0) {
+		c->full = true;
+		c->off = mark;
+		return;
+	}
+	len32 = (uint32_t)n;
+	memcpy(w->live_buf + c->off, &len32, 4);
+	c->off += 4 + n;
+	for (uint32_t i = 0; i < sl_view_plan_n_aggs(c->plan); i++) {
+		uint32_t m = members[i] != NULL ? n_members[i] : 0;
+
+		(void)live_put(c, &m, 4);
+		(void)live_put(c, members[i], (uint64_t)m * 8);
+	}
+	if (c->full)
+		c->off = mark;
+}
+
+static void
+live_snapshot(struct sl_worker *w, uint32_t req)
+{
+	uint32_t slot = __atomic_load_n(&w->live_view, __ATOMIC_ACQUIRE);
+	struct live_ctx c = { .w = w };
+
+	for (uint32_t vi = 0; vi < w->vw.n_views && w->live_buf != NULL; vi++) {
+		struct sl_vwin_view *v = &w->vw.v[vi];
+
+		if (v->view_slot != slot)
+			continue;
+		c.plan = v->plan;
+		for (uint32_t k = 0; k < v->n_slots; k++) {
+			uint32_t core;
+
+			if (v->slot[k] == NULL)
+				continue;
+			sl_view_table_get_window(v->slot[k], &c.start, &c.end, &core);
+			sl_view_table_walk(v->slot[k], w->live_members, w->live_members_cap,
+					   live_group, &c);
+		}
+	}
+	w->live_len = c.off;
+	w->live_truncated = c.full;
+	__atomic_store_n(&w->live_ack, req, __ATOMIC_RELEASE);
+}
+
+/* ---- configuration reload (worker.h): between two polls ---- */
+
+static void
+apply_reload(struct sl_worker *w, const struct sl_worker_reload *r)
+{
+	bool kept[256] = { false };
+
+	for (uint32_t k = 0; k < r->n_views; k++)
+		if (r->from[k] >= 0)
+			kept[r->from[k]] = true;
+	for (uint32_t vi = 0; vi < w->vw.n_views; vi++)
+		if (!kept[vi])
+			sl_vwin_view_retire(&w->vw, vi);
+	for (uint32_t k = 0; k < r->n_views; k++) {
+		struct sl_vwin_view *v = &r->v[k];
+
+		if (r->from[k] >= 0) {
+			*v = w->vw.v[r->from[k]];
+			continue;
+		}
+		/* A new view starts at the next slice boundary of this core's clock. */
+		if (v->arrival)
+			v->min_start = w->vw.clock == 0 ? 0 : (w->vw.clock / v->slide + 1) * v->slide;
+		else
+			v->min_start = w->vw.max_ts == 0 ? 0 : (w->vw.max_ts / v->slide + 1) * v->slide;
+	}
+	w->vw.v = r->v;
+	w->vw.n_views = r->n_views;
+	w->n_inputs = r->n_inputs;
+	memcpy(w->in_port, r->in_port, sizeof(w->in_port));
+	memcpy(w->in_format, r->in_format, sizeof(w->in_format));
+	sl_vwin_publish(&w->vw);
+	if (sl_vwin_open(&w->vw) == 0)
+		__atomic_store_n(&w->vidle, 1, __ATOMIC_RELEASE);
+}
+
 struct ev_ctx {
 	struct sl_worker *w;
 	struct burst_acc *acc;
@@ -449,6 +577,17 @@ sl_worker_main(void *arg)
 		    wall >= w->win_end && wall >= w->clock_ns)
 			(void)rotate(w, wall);
 
+		{
+			uint32_t req = __atomic_load_n(&w->live_req, __ATOMIC_ACQUIRE);
+
+			if (req != w->live_ack)
+				live_snapshot(w, req);
+			req = __atomic_load_n(&w->reload_seq, __ATOMIC_ACQUIRE);
+			if (req != w->reload_ack) {
+				apply_reload(w, w->reload);
+				__atomic_store_n(&w->reload_ack, req, __ATOMIC_RELEASE);
+			}
+		}
 		/* Arrival-time view slices close on time too. */
 		if (!rx_clock && w->time_mode != SL_TIME_RX && w->vw.n_views > 0)
 			sl_vwin_tick(&w->vw, wall);

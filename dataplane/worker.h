@@ -71,6 +71,22 @@ struct sl_rxq {
 	uint16_t queue;
 };
 
+/**
+ * A configuration reload for one worker, prepared by main (worker.c applies
+ * it between two polls): the new views array with new views set up (tables
+ * given, view_slot set) and, for each view kept from the running set, its
+ * index there in @c from (its state is moved over), and the new inputs.
+ */
+struct sl_worker_reload {
+	struct sl_vwin_view *old;   /**< main only: the array it replaces */
+	struct sl_vwin_view *v;
+	uint32_t n_views;
+	int32_t from[SL_VIEW_SLOTS_MAX > 256 ? 256 : SL_VIEW_SLOTS_MAX]; /**< -1: a new view. */
+	uint16_t n_inputs;
+	uint16_t in_port[SL_MAX_INPUTS];
+	uint8_t in_format[SL_MAX_INPUTS];
+};
+
 struct __rte_cache_aligned sl_worker {
 	/* Set up by main before launch, then read-only. */
 	unsigned int lcore;
@@ -96,6 +112,28 @@ struct __rte_cache_aligned sl_worker {
 	 */
 	struct sl_vwin vw;
 	struct sl_vwin_pub *vpub;    /**< SL_VIEW_SLOTS_MAX entries: what vw publishes per view slot. */
+	/*
+	 * Live snapshots: main asks (live_view, then live_req = a new sequence
+	 * number, release); between two polls the worker serializes the open
+	 * slices of that view slot into live_buf and acknowledges (live_ack =
+	 * live_req, release). Records: u64 start, u64 end, u32 key_len, key,
+	 * u32 val_len, state (sl_view_state_serialize() without sets), then per
+	 * aggregate u32 n and n u64 member hashes (distinct() only, else 0).
+	 */
+	struct sl_worker_reload *reload; /**< main: wo (before reload_seq)  worker: ro */
+	uint32_t reload_seq;         /**< main: wo  worker: ro */
+	uint32_t reload_ack;         /**< worker: wo  main: ro: the reload was applied */
+	uint32_t live_req;           /**< main: wo  worker: ro */
+	uint32_t live_view;          /**< main: wo  worker: ro (before live_req) */
+	uint32_t live_ack;           /**< worker: wo  main: ro */
+	uint32_t live_truncated;     /**< worker: wo: the snapshot did not fit */
+	uint64_t live_len;           /**< worker: wo: bytes of the snapshot */
+	uint8_t *live_buf;           /**< live_cap bytes, mmap()ed by main */
+	uint64_t live_cap;
+	uint8_t *live_block;         /**< Scratch: a copy of one group's state */
+	uint64_t *live_members;      /**< Scratch: live_members_cap member hashes */
+	uint32_t live_members_cap;
+	uint32_t n_vtabs;            /**< main only: view tables given to this worker */
 
 	/* Worker-private: rw by this lcore only. */
 	struct sl_agg_table *cur;  /**< Open window, owned. */
