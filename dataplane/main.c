@@ -431,6 +431,10 @@ cmd_stats(const char *cmd, const char *args, char *out, size_t cap, void *arg)
 	jb_drops(&b, tot.drops);
 	jb(&b, ",\"packets\":{\"received\":%" PRIu64 ",\"accepted\":%" PRIu64 ",\"bytes\":%" PRIu64
 	   "}", tot.packets, tot.accepted, tot.bytes);
+	jb(&b, ",\"producers\":{\"seen\":%" PRIu64 ",\"lost_datagrams\":%" PRIu64
+	   ",\"reordered_datagrams\":%" PRIu64 ",\"untracked_datagrams\":%" PRIu64 "}",
+	   tot.producers.producers, tot.producers.lost, tot.producers.reordered,
+	   tot.producers.untracked);
 	jb(&b, ",\"cores\":[");
 	for (unsigned int i = 0; i < app->n_workers; i++) {
 		const struct sl_worker *w = &app->workers[i];
@@ -1562,6 +1566,11 @@ views_setup(struct app *app)
 				 rte_strerror(rte_errno));
 			return -ENOMEM;
 		}
+		w->producers = rte_zmalloc_socket("sl_producers", sizeof(*w->producers),
+						  RTE_CACHE_LINE_SIZE, (int)w->socket);
+		if (w->producers == NULL)
+			return -ENOMEM;
+		sl_producers_init(w->producers);
 		/* Live snapshots (ctl "live"): address space only until used. */
 		w->live_cap = LIVE_BUF_BYTES;
 		w->live_buf = mmap(NULL, w->live_cap, PROT_READ | PROT_WRITE,
@@ -1614,6 +1623,7 @@ views_free(struct app *app)
 		rte_ring_free(app->workers[i].late_ring);
 		rte_free(app->workers[i].vw.v);
 		rte_free(app->workers[i].vpub);
+		rte_free(app->workers[i].producers);
 	}
 	for (uint32_t i = 0; i < app->n_all_plans; i++)
 		sl_view_plan_destroy(app->all_plans[i]);

@@ -451,10 +451,16 @@ handle_events(struct sl_worker *w, unsigned int format, const uint8_t *pl, uint3
 		__atomic_store_n(&w->vidle, 0, __ATOMIC_RELEASE);
 	w->last_view_wall = wall;
 	acc->views = true;
-	if (format == SL_CONFIG_FORMAT_JSON)
+	if (format == SL_CONFIG_FORMAT_JSON) {
 		acc->received += sl_json_parse_datagram(pl, plen, w->vdrops, on_event, &c);
-	else
-		acc->received += sl_bin_parse_datagram(pl, plen, w->vdrops, on_event, &c, NULL);
+	} else {
+		struct sl_bin_header h;
+
+		h.version = 0; /* written only for an accepted header */
+		acc->received += sl_bin_parse_datagram(pl, plen, w->vdrops, on_event, &c, &h);
+		if (h.version != 0 && w->producers != NULL)
+			sl_producers_seen(w->producers, h.producer, h.seq);
+	}
 }
 
 static void
@@ -525,6 +531,14 @@ handle_burst(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint64_t w
 				w->vdrops[r] = 0;
 			}
 		sl_vwin_publish(&w->vw);
+		if (w->producers != NULL) {
+			const struct sl_producers_stats *p = &w->producers->stats;
+
+			__atomic_store_n(&w->stats.producers.lost, p->lost, __ATOMIC_RELAXED);
+			__atomic_store_n(&w->stats.producers.reordered, p->reordered, __ATOMIC_RELAXED);
+			__atomic_store_n(&w->stats.producers.untracked, p->untracked, __ATOMIC_RELAXED);
+			__atomic_store_n(&w->stats.producers.producers, p->producers, __ATOMIC_RELAXED);
+		}
 	}
 
 	stat_add(&w->stats.packets, n);
@@ -682,6 +696,10 @@ sl_worker_stats_read(const struct sl_worker *w, struct sl_dp_stats *acc)
 	acc->rx_paused += __atomic_load_n(&s->rx_paused, __ATOMIC_RELAXED);
 	acc->polls += __atomic_load_n(&s->polls, __ATOMIC_RELAXED);
 	acc->polls_empty += __atomic_load_n(&s->polls_empty, __ATOMIC_RELAXED);
+	acc->producers.lost += __atomic_load_n(&s->producers.lost, __ATOMIC_RELAXED);
+	acc->producers.reordered += __atomic_load_n(&s->producers.reordered, __ATOMIC_RELAXED);
+	acc->producers.untracked += __atomic_load_n(&s->producers.untracked, __ATOMIC_RELAXED);
+	acc->producers.producers += __atomic_load_n(&s->producers.producers, __ATOMIC_RELAXED);
 	for (unsigned int r = 0; r < SL_DROP__MAX; r++)
 		acc->drops[r] += __atomic_load_n(&s->drops[r], __ATOMIC_RELAXED);
 }

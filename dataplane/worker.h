@@ -30,6 +30,7 @@
 #include <sluice/common.h>
 
 #include "agg.h"
+#include "producers.h"
 #include "vwin.h"
 
 #define SL_MAX_WORKERS 64
@@ -57,6 +58,7 @@ struct sl_dp_stats {
 	uint64_t rx_paused;    /**< Polls skipped because no free table was available. */
 	uint64_t polls;        /**< Loop iterations that polled the RX queues... */
 	uint64_t polls_empty;  /**< ... and found nothing (poll efficiency: 1 - empty / polls). */
+	struct sl_producers_stats producers; /**< Binary producers' sequence numbers. */
 };
 
 /** How a worker tells time. */
@@ -149,6 +151,7 @@ struct __rte_cache_aligned sl_worker {
 	 * jumbo: the batch is applied before either is reused.
 	 */
 	uint64_t vdrops[SL_DROP__MAX]; /**< JSON/binary drops of the current burst. */
+	struct sl_producers *producers; /**< Binary producers' sequences (main allocates). */
 	uint64_t last_view_wall;       /**< Wall time of the latest JSON/binary datagram. */
 	uint32_t batch_n;
 	uint64_t batch_t[SL_BATCH];

@@ -85,6 +85,12 @@ n = int(sys.argv[3])
 assert s["received"] == s["aggregated"] + sum(s["drops"].values()), s
 assert s["received"] == t["events"], (s["received"], t["events"])
 assert len(s["cores"]) == n and all(c["received"] > 0 for c in s["cores"]), s["cores"]
+# Binary: every producer's sequence is complete (nothing lost before sluice).
+if t["format"] == "binary":
+    p = s["producers"]
+    assert p["lost_datagrams"] == 0 and p["untracked_datagrams"] == 0 and p["seen"] > 0, p
+    if t.get("producers"):
+        assert p["seen"] == t["producers"], (p, t["producers"])
 late = {v["view"]: v["late"] for v in t["totals"]}
 events = {v["view"]: v["events"] for v in t["totals"]}
 for v in s["views"]:
