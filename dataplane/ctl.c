@@ -122,6 +122,38 @@ sl_ctl_set_group(struct sl_ctl *c, gid_t gid)
 	return 0;
 }
 
+/* Is @p gid among the supplementary groups of process @p pid (/proc/PID/status)? */
+static int
+pid_in_group(pid_t pid, gid_t gid)
+{
+	char path[64], line[4096];
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		char *p = line + 7, *end;
+
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		for (;;) {
+			unsigned long g = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			if ((gid_t)g == gid)
+				found = 1;
+			p = end;
+		}
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
 static int
 peer_allowed(const struct sl_ctl *c, int fd)
 {
@@ -130,8 +162,10 @@ peer_allowed(const struct sl_ctl *c, int fd)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
 		return 0;
-	return cr.uid == 0 || cr.uid == geteuid() || cr.gid == getegid() ||
-	       (c->group != (gid_t)-1 && cr.gid == c->group);
+	if (cr.uid == 0 || cr.uid == geteuid() || cr.gid == getegid())
+		return 1;
+	/* --ctl-group: its members, by primary or supplementary group. */
+	return c->group != (gid_t)-1 && (cr.gid == c->group || pid_in_group(cr.pid, c->group));
 }
 
 static void

@@ -21,10 +21,21 @@
 
 #include "store.h"
 
+/* The process umask, read without changing it for long. */
+static mode_t
+current_umask(void)
+{
+	mode_t m = umask(0);
+
+	umask(m);
+	return m;
+}
+
 #define SL_STORE_MAP_DEFAULT (1ULL << 30)
 #define SL_STORE_MAX_DBS 4
-/* Mode of data.mdb and lock.mdb (the umask applies). */
+/* Mode of data.mdb, and of lock.mdb, which readers write (the umask applies). */
 #define SL_STORE_FILE_MODE 0640
+#define SL_STORE_LOCK_MODE 0660
 #define SL_STORE_DIR_MODE 0750
 /* "windows" key prefix: u32 BE view, u64 BE window start. */
 #define SL_STORE_KEY_PREFIX 12u
@@ -279,6 +290,15 @@ sl_store_open(const char *dir, uint64_t map_size, unsigned int flags,
 		goto err;
 	}
 	if (!rdonly) {
+		char lock[4096];
+
+		/*
+		 * Readers of the group (sluice-ctld, sluicectl) register their
+		 * transactions in lock.mdb, so it must be group-writable; data.mdb
+		 * stays 0640 (the umask still applies to both).
+		 */
+		if ((size_t)snprintf(lock, sizeof(lock), "%s/lock.mdb", dir) < sizeof(lock))
+			(void)chmod(lock, SL_STORE_LOCK_MODE & ~current_umask());
 		/* Free reader slots of dead processes: they would pin old pages forever. */
 		rc = mdb_reader_check(s->env, &dead);
 		if (rc != MDB_SUCCESS) {
@@ -1012,6 +1032,40 @@ sl_store_info(struct sl_store *s, struct sl_store_info *ret_info)
 		goto out;
 	}
 	*ret_info = info;
+	rc = 0;
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+sl_store_last_window(struct sl_store *s, uint32_t view, uint64_t *ret_start_ns)
+{
+	char name[SL_STORE_META_KEY_LEN];
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	int rc;
+
+	assert(s != NULL && ret_start_ns != NULL);
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_txn_begin", rc);
+		goto out;
+	}
+	k.mv_size = last_window_key(name, sizeof(name), view);
+	k.mv_data = name;
+	rc = mdb_get(txn, s->meta, &k, &v);
+	if (rc != MDB_SUCCESS) {
+		rc = store_fail(s, "mdb_get(last_window)", rc);
+		goto out;
+	}
+	if (v.mv_size != 8) {
+		store_seterr(s->err, "last_window/%u: %zu bytes, expected 8", view, v.mv_size);
+		rc = -EIO;
+		goto out;
+	}
+	*ret_start_ns = get_le64(v.mv_data);
 	rc = 0;
 out:
 	if (txn != NULL)
