@@ -294,11 +294,12 @@ sl_store_open(const char *dir, uint64_t map_size, unsigned int flags,
 
 		/*
 		 * Readers of the group (sluice-ctld, sluicectl) register their
-		 * transactions in lock.mdb, so it must be group-writable; data.mdb
-		 * stays 0640 (the umask still applies to both).
+		 * transactions in lock.mdb, so it is group-writable whatever the
+		 * umask says about the group (its bits for others still apply);
+		 * data.mdb stays 0640 minus the umask.
 		 */
 		if ((size_t)snprintf(lock, sizeof(lock), "%s/lock.mdb", dir) < sizeof(lock))
-			(void)chmod(lock, SL_STORE_LOCK_MODE & ~current_umask());
+			(void)chmod(lock, SL_STORE_LOCK_MODE & ~(current_umask() & 0007));
 		/* Free reader slots of dead processes: they would pin old pages forever. */
 		rc = mdb_reader_check(s->env, &dead);
 		if (rc != MDB_SUCCESS) {
