@@ -8,6 +8,11 @@
  * registered in the store). Everything is done by control/lib/query.c, which
  * sluice-ctld shares; this file parses arguments and prints. The store is
  * opened read-only and closed before anything is printed.
+ *
+ * With --url (or $SLUICE_URL, see sl_ctl_source()) both ask sluice-ctld
+ * instead: GET /v1/views/{name}?from=&to=&step=&where= and GET /v1/views,
+ * whose bodies are the bytes the local form prints with --json; the tables
+ * are rendered from that JSON by rows.c.
  */
 
 #include <ctype.h>
@@ -20,8 +25,11 @@
 
 #include <sluice/common.h>
 
+#include <jansson.h>
+
 #include "cmd.h"
 #include "config.h"
+#include "http_client.h"
 #include "query.h"
 #include "store.h"
 
@@ -35,6 +43,17 @@ db_default(void)
 	const char *db = getenv(SL_CTL_DB_ENV);
 
 	return db != NULL && db[0] != '\0' ? db : SL_CTL_DB_DEFAULT;
+}
+
+/** Write @p len bytes of a reply to stdout. @return SL_EXIT_*. */
+static int
+write_body(const char *body, size_t len)
+{
+	if (len > 0 && fwrite(body, 1, len, stdout) != len) {
+		sl_ctl_err("cannot write output: %s", strerror(errno));
+		return SL_EXIT_RUNTIME;
+	}
+	return SL_EXIT_OK;
 }
 
 /** Open the store read-only; on failure say why. @return 0 or SL_EXIT_RUNTIME. */
@@ -58,6 +77,8 @@ db_open(const char *db, struct sl_store **ret)
 
 struct query_opts {
 	const char *db;
+	const char *url;  /**< sluice-ctld's, or NULL for the store at db. */
+	const char *step_arg; /**< --step as given (sent to sluice-ctld). */
 	bool json;
 	struct sl_query_params p;
 	struct sl_query_where where[SL_QUERY_WHERE_MAX];
@@ -118,6 +139,24 @@ window_text(const struct sl_config_view *v, char *buf, size_t cap)
 	snprintf(buf, cap, "%s every %s", size, slide);
 }
 
+/** The title line of the table: view, id, window, time, range, step, rows. */
+static void
+query_title(const struct query_opts *o, const char *name, unsigned int id, const char *win,
+	    const char *time, size_t n)
+{
+	char from[48], to[48], step[40];
+
+	sl_query_time_fmt(o->p.from_ns, from, sizeof(from));
+	sl_query_time_fmt(o->p.to_ns, to, sizeof(to));
+	if (o->p.step == SL_QUERY_STEP_FIXED)
+		sl_config_duration_fmt(o->p.step_ns, step, sizeof(step));
+	else
+		snprintf(step, sizeof(step), "%s",
+			 o->p.step == SL_QUERY_STEP_ALL ? "all" : "window");
+	printf("view %s (id %u): window %s, %s time; %s .. %s, step %s: %zu row%s\n", name, id,
+	       win, time, from, to, step, n, n == 1 ? "" : "s");
+}
+
 /** Print the rows as a table. @return SL_EXIT_*. */
 static int
 query_table(const struct query_opts *o, const struct sl_query_result *r)
@@ -128,7 +167,7 @@ query_table(const struct query_opts *o, const struct sl_query_result *r)
 	char cells[SL_TAB_COLS_MAX][QUERY_CELL_MAX];
 	const char *hdr[SL_TAB_COLS_MAX], *row[SL_TAB_COLS_MAX];
 	char align[SL_TAB_COLS_MAX + 1];
-	char from[48], to[48], win[80], step[40];
+	char win[80];
 	bool late = v->keep_late;
 	struct sl_query_row qr;
 	struct sl_tab tab;
@@ -160,17 +199,9 @@ query_table(const struct query_opts *o, const struct sl_query_result *r)
 	}
 	align[nc] = '\0';
 
-	sl_query_time_fmt(o->p.from_ns, from, sizeof(from));
-	sl_query_time_fmt(o->p.to_ns, to, sizeof(to));
 	window_text(v, win, sizeof(win));
-	if (o->p.step == SL_QUERY_STEP_FIXED)
-		sl_config_duration_fmt(o->p.step_ns, step, sizeof(step));
-	else
-		snprintf(step, sizeof(step), "%s",
-			 o->p.step == SL_QUERY_STEP_ALL ? "all" : "window");
-	printf("view %s (id %u): window %s, %s time; %s .. %s, step %s: %zu row%s\n",
-	       sl_query_result_view_name(r), sl_query_result_view_id(r), win,
-	       sl_config_time_name(v->time), from, to, step, n, n == 1 ? "" : "s");
+	query_title(o, sl_query_result_view_name(r), sl_query_result_view_id(r), win,
+		    sl_config_time_name(v->time), n);
 	if (n == 0)
 		return SL_EXIT_OK;
 
@@ -240,8 +271,10 @@ query_run(const struct query_opts *o)
 	sl_store_close(store);
 	if (rc < 0) {
 		sl_ctl_err("%s", err.msg);
-		/* The view, the step or a dimension does not fit what is stored: the arguments. */
-		return rc == -ENOENT || rc == -EINVAL ? SL_EXIT_USAGE : SL_EXIT_RUNTIME;
+		/* An unknown view; the step or a dimension does not fit it: the arguments. */
+		if (rc == -ENOENT)
+			return SL_EXIT_NOTFOUND;
+		return rc == -EINVAL ? SL_EXIT_USAGE : SL_EXIT_RUNTIME;
 	}
 	if (sl_query_result_skipped(r) > 0)
 		sl_ctl_err("warning: skipped %" PRIu64 " malformed record%s of view '%s' in %s",
@@ -259,11 +292,110 @@ query_run(const struct query_opts *o)
 	return rc;
 }
 
+/** The request target of a query: /v1/views/NAME?from=..ns&to=..ns&step=..&where=.. */
+static char *
+query_target(const struct query_opts *o)
+{
+	char *t = NULL, *esc;
+	size_t len = 0, cap;
+	FILE *f = open_memstream(&t, &len);
+
+	if (f == NULL)
+		return NULL;
+	/* Escapes are at most 3 bytes per byte of the longest string here. */
+	cap = strlen(o->p.view) * 3 + 1;
+	for (uint32_t i = 0; i < o->p.n_where; i++) {
+		size_t n = (strlen(o->where[i].dim) + strlen(o->where[i].value) + 1) * 3 + 1;
+
+		cap = n > cap ? n : cap;
+	}
+	if (strlen(o->step_arg) * 3 + 1 > cap)
+		cap = strlen(o->step_arg) * 3 + 1;
+	esc = malloc(cap);
+	if (esc == NULL) {
+		fclose(f);
+		free(t);
+		return NULL;
+	}
+	sl_http_escape(o->p.view, esc, cap);
+	fprintf(f, "/v1/views/%s?from=%" PRIu64 "ns&to=%" PRIu64 "ns", esc, o->p.from_ns,
+		o->p.to_ns);
+	sl_http_escape(o->step_arg, esc, cap);
+	fprintf(f, "&step=%s", esc);
+	for (uint32_t i = 0; i < o->p.n_where; i++) {
+		char *w = NULL;
+
+		if (asprintf(&w, "%s=%s", o->where[i].dim, o->where[i].value) < 0)
+			break;
+		sl_http_escape(w, esc, cap);
+		free(w);
+		fprintf(f, "&where=%s", esc);
+	}
+	free(esc);
+	if (fclose(f) != 0) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/** The query through sluice-ctld: its JSON as is, or the table of it. */
+static int
+query_remote(const struct query_opts *o)
+{
+	static const char *const hdrs[] = { "Accept: application/json", NULL };
+	struct sl_http_response r;
+	json_t *rows = NULL, *def = NULL;
+	char *target = query_target(o);
+	json_error_t jerr;
+	char win[80];
+	int rc;
+
+	if (target == NULL) {
+		sl_ctl_err("out of memory");
+		return SL_EXIT_RUNTIME;
+	}
+	rc = sl_ctl_http(o->url, "GET", target, hdrs, NULL, 0, SL_CTL_HTTP_TIMEOUT_MS, &r);
+	free(target);
+	if (rc != SL_EXIT_OK)
+		return rc;
+	if (r.status != 200) {
+		rc = sl_ctl_http_fail(o->url, &r);
+		goto out;
+	}
+	if (o->json) {
+		rc = write_body(r.body, r.body_len);
+		goto out;
+	}
+	rows = json_loadb(r.body, r.body_len, 0, &jerr);
+	if (rows == NULL) {
+		sl_ctl_err("malformed reply from %s: %s (line %d)", o->url, jerr.text, jerr.line);
+		rc = SL_EXIT_RUNTIME;
+		goto out;
+	}
+	rc = sl_ctl_view_def(o->url, o->p.view, &def);
+	if (rc != SL_EXIT_OK)
+		goto out;
+	sl_ctl_def_window_text(def, win, sizeof(win));
+	query_title(o, o->p.view, (unsigned int)json_integer_value(json_object_get(def, "id")), win,
+		    json_string_value(json_object_get(def, "time")) != NULL
+			    ? json_string_value(json_object_get(def, "time"))
+			    : "?",
+		    json_array_size(rows));
+	rc = sl_ctl_rows_table(def, rows, o->p.step == SL_QUERY_STEP_ALL, stdout);
+out:
+	json_decref(rows);
+	json_decref(def);
+	sl_http_response_fini(&r);
+	return rc;
+}
+
 static int
 cmd_query(const struct sl_cmd *cmd, int argc, char **argv, bool json)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
+		{ "url", required_argument, NULL, 'u' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 't' },
 		{ "step", required_argument, NULL, 's' },
@@ -273,7 +405,8 @@ cmd_query(const struct sl_cmd *cmd, int argc, char **argv, bool json)
 		{ NULL, 0, NULL, 0 },
 	};
 	const uint64_t now = sl_query_now_ns();
-	struct query_opts o = { .db = db_default(), .json = json };
+	struct query_opts o = { .json = json, .step_arg = "window" };
+	const char *db = NULL, *url = NULL;
 	bool from_set = false;
 	int c, rc;
 
@@ -282,10 +415,13 @@ cmd_query(const struct sl_cmd *cmd, int argc, char **argv, bool json)
 	o.p.where = o.where;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":d:f:t:s:w:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":d:u:f:t:s:w:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			o.db = optarg;
+			db = optarg;
+			break;
+		case 'u':
+			url = optarg;
 			break;
 		case 'f':
 			rc = time_opt(cmd, "--from", optarg, now, &o.p.from_ns);
@@ -304,6 +440,7 @@ cmd_query(const struct sl_cmd *cmd, int argc, char **argv, bool json)
 							"--step '%s': expected window, all or a "
 							"duration (1m, 90s, 1h)",
 							optarg);
+			o.step_arg = optarg;
 			break;
 		case 'w':
 			rc = where_opt(cmd, optarg, &o);
@@ -326,26 +463,32 @@ cmd_query(const struct sl_cmd *cmd, int argc, char **argv, bool json)
 	o.p.view = argv[optind];
 	if (o.p.view[0] == '\0')
 		return sl_ctl_usage_err(cmd, "empty VIEW");
-	if (o.db[0] == '\0')
+	rc = sl_ctl_source(cmd, url, db, "--db", SL_CTL_DB_ENV, &o.url);
+	if (rc != SL_EXIT_OK)
+		return rc;
+	o.db = db ? db : db_default();
+	if (o.url == NULL && o.db[0] == '\0')
 		return sl_ctl_usage_err(cmd, "empty --db");
 	/* Default range: the hour before --to. */
 	if (!from_set)
 		o.p.from_ns = o.p.to_ns > QUERY_HOUR_NS ? o.p.to_ns - QUERY_HOUR_NS : 0;
 	if (o.p.from_ns >= o.p.to_ns)
 		return sl_ctl_usage_err(cmd, "empty range: --from must be before --to");
-	return query_run(&o);
+	return o.url != NULL ? query_remote(&o) : query_run(&o);
 }
 
 const struct sl_cmd sl_cmd_query = {
 	.name = "query",
-	.usage = "query VIEW [--db DIR] [--from T] [--to T] [--step window|D|all] "
+	.usage = "query VIEW [--db DIR | --url URL] [--from T] [--to T] [--step window|D|all] "
 		 "[--where DIM=VALUE]... [--json]",
 	.help = "Print the aggregates of a view from the store (opened read-only: safe while\n"
-		"sluiced runs), one row per window and group, sorted by window end, then group.\n"
-		"docs/queries.md has the details.\n"
+		"sluiced runs), or from sluice-ctld with --url, one row per window and group,\n"
+		"sorted by window end, then group. docs/queries.md has the details.\n"
 		"\n"
 		"  -d, --db DIR          store directory (default $" SL_CTL_DB_ENV
 		", else " SL_CTL_DB_DEFAULT ")\n"
+		"  -u, --url URL         ask sluice-ctld at URL instead (GET /v1/views/VIEW); the\n"
+		"                        same rows, the same output\n"
 		"  -f, --from T          rows whose window starts at or after T (default: an hour\n"
 		"                        before --to)\n"
 		"  -t, --to T            ... and before T (default: now)\n"
@@ -369,9 +512,12 @@ const struct sl_cmd sl_cmd_query = {
 		"\"2026-01-01\"), unix seconds (\"1767225600\", \"1767225600.25\"), unix ns (13\n"
 		"digits or more, or an \"ns\" suffix), \"now\", or \"-D\": D before now (\"-15m\",\n"
 		"\"-1.5h\", \"-7d\").\n"
+		"Source: --url and --db exclude each other; without either, $" SL_CTL_DB_ENV " picks\n"
+		"the store, else $" SL_CTL_URL_ENV " sluice-ctld, else the store at " SL_CTL_DB_DEFAULT ".\n"
 		"Exit status: 0 success (also with no rows), 1 runtime error (no store, a corrupt\n"
-		"definition), 2 usage error (also an unknown view, a step that is not a multiple\n"
-		"of the view's slide, a dimension that is not in its group_by).\n"
+		"definition, sluice-ctld unreachable or failing), 2 usage error (also a step that\n"
+		"is not a multiple of the view's slide, a dimension that is not in its group_by),\n"
+		"3 unknown view.\n"
 		"\n"
 		"The last hour of 'sales' per minute for one store:\n"
 		"  sluicectl query sales --from -1h --step 1m --where store=s03\n",
@@ -449,27 +595,153 @@ views_table(const struct sl_query_views *vs)
 	return SL_EXIT_OK;
 }
 
+/** One row per view of `views --json` as sluice-ctld sends it. @return SL_EXIT_*. */
+static int
+views_table_json(const json_t *views)
+{
+	static const char *const hdr[] = { "NAME",     "ID",       "WINDOW",    "TIME",
+					   "LATENESS", "GROUP BY", "RETENTION", "AGGREGATES" };
+	char id[16], win[80], late[48], ret[32], by[SL_CONFIG_GROUP_BY_MAX * 66], aggs[2048];
+	struct sl_tab tab;
+	const json_t *v;
+	size_t i;
+	int rc = 0;
+
+	sl_tab_init(&tab, 8, hdr, "lrllllll");
+	json_array_foreach(views, i, v) {
+		const char *name = json_string_value(json_object_get(v, "view"));
+		const char *time = json_string_value(json_object_get(v, "time"));
+		const char *error = json_string_value(json_object_get(v, "error"));
+		const json_t *list, *e;
+		const char *row[8];
+		size_t j, off = 0;
+
+		if (rc != 0)
+			break;
+		snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(json_object_get(v, "id")));
+		row[0] = name ? name : "?";
+		row[1] = id;
+		if (error != NULL || time == NULL) {
+			sl_ctl_err("warning: %s", error ? error : "a view without a definition");
+			for (unsigned int c = 2; c < 8; c++)
+				row[c] = "?";
+			rc = sl_tab_add(&tab, row);
+			continue;
+		}
+		sl_ctl_def_window_text(v, win, sizeof(win));
+		if (strcmp(time, "arrival") == 0) {
+			snprintf(late, sizeof(late), "-");
+		} else {
+			sl_config_duration_fmt(
+				(uint64_t)json_integer_value(json_object_get(v, "allowed_lateness_ns")),
+				late, sizeof(late));
+			if (json_is_true(json_object_get(v, "keep_late"))) {
+				off = strlen(late);
+				snprintf(late + off, sizeof(late) - off, ", counted");
+			}
+		}
+		if (json_integer_value(json_object_get(v, "retention_ns")) == 0)
+			snprintf(ret, sizeof(ret), "forever");
+		else
+			sl_config_duration_fmt(
+				(uint64_t)json_integer_value(json_object_get(v, "retention_ns")), ret,
+				sizeof(ret));
+		off = 0;
+		by[0] = '\0';
+		list = json_object_get(v, "group_by");
+		json_array_foreach(list, j, e) {
+			if (off < sizeof(by))
+				off += (size_t)snprintf(by + off, sizeof(by) - off, "%s%s",
+							j ? "," : "", json_string_value(e));
+		}
+		off = 0;
+		aggs[0] = '\0';
+		list = json_object_get(v, "aggregates");
+		json_array_foreach(list, j, e) {
+			const char *key = json_string_value(json_object_get(e, "key"));
+
+			if (off < sizeof(aggs))
+				off += (size_t)snprintf(aggs + off, sizeof(aggs) - off, "%s%s",
+							j ? " " : "", key ? key : "?");
+		}
+		row[2] = win;
+		row[3] = time;
+		row[4] = late;
+		row[5] = by[0] != '\0' ? by : "-";
+		row[6] = ret;
+		row[7] = aggs;
+		rc = sl_tab_add(&tab, row);
+	}
+	if (rc == 0)
+		sl_tab_print(&tab, stdout, "");
+	sl_tab_fini(&tab);
+	if (rc < 0) {
+		sl_ctl_err("out of memory");
+		return SL_EXIT_RUNTIME;
+	}
+	return SL_EXIT_OK;
+}
+
+/** `views` through sluice-ctld: GET /v1/views, as is with --json. */
+static int
+views_remote(const char *url, bool json)
+{
+	static const char *const hdrs[] = { "Accept: application/json", NULL };
+	struct sl_http_response r;
+	json_t *views = NULL;
+	json_error_t jerr;
+	int rc;
+
+	rc = sl_ctl_http(url, "GET", "/v1/views", hdrs, NULL, 0, SL_CTL_HTTP_TIMEOUT_MS, &r);
+	if (rc != SL_EXIT_OK)
+		return rc;
+	if (r.status != 200) {
+		rc = sl_ctl_http_fail(url, &r);
+	} else if (json) {
+		rc = write_body(r.body, r.body_len);
+	} else if ((views = json_loadb(r.body, r.body_len, 0, &jerr)) == NULL ||
+		   !json_is_array(views)) {
+		sl_ctl_err("malformed reply to GET %s/v1/views: %s", url,
+			   views ? "not an array" : jerr.text);
+		rc = SL_EXIT_RUNTIME;
+	} else if (json_array_size(views) == 0) {
+		fflush(stdout);
+		fprintf(stderr, "no views registered (sluice-ctld at %s)\n", url);
+		rc = SL_EXIT_OK;
+	} else {
+		rc = views_table_json(views);
+	}
+	json_decref(views);
+	sl_http_response_fini(&r);
+	return rc;
+}
+
 static int
 cmd_views(const struct sl_cmd *cmd, int argc, char **argv, bool json)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
+		{ "url", required_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sl_query_views *vs = NULL;
+	const char *db = NULL, *url = NULL;
 	struct sl_query_error err;
 	struct sl_store *store;
-	const char *db = db_default();
 	int c, rc;
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":d:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":d:u:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			db = optarg;
+			break;
+		case 'u':
+			url = optarg;
 			break;
 		case 'j':
 			json = true;
@@ -482,6 +754,13 @@ cmd_views(const struct sl_cmd *cmd, int argc, char **argv, bool json)
 	}
 	if (optind < argc)
 		return sl_ctl_usage_err(cmd, "unexpected argument '%s'", argv[optind]);
+	rc = sl_ctl_source(cmd, url, db, "--db", SL_CTL_DB_ENV, &url);
+	if (rc != SL_EXIT_OK)
+		return rc;
+	if (url != NULL)
+		return views_remote(url, json);
+	if (db == NULL)
+		db = db_default();
 	if (db[0] == '\0')
 		return sl_ctl_usage_err(cmd, "empty --db");
 	rc = db_open(db, &store);
@@ -508,15 +787,20 @@ cmd_views(const struct sl_cmd *cmd, int argc, char **argv, bool json)
 
 const struct sl_cmd sl_cmd_views = {
 	.name = "views",
-	.usage = "views [--db DIR] [--json]",
-	.help = "List the views registered in the store (opened read-only): name, id, window\n"
-		"(\"1m every 10s\" when sliding), time, allowed lateness (\", counted\" when late\n"
-		"events are counted), group_by, retention and aggregates, in name order.\n"
+	.usage = "views [--db DIR | --url URL] [--json]",
+	.help = "List the views registered in the store (opened read-only), or known to\n"
+		"sluice-ctld with --url: name, id, window (\"1m every 10s\" when sliding), time,\n"
+		"allowed lateness (\", counted\" when late events are counted), group_by,\n"
+		"retention and aggregates, in name order.\n"
 		"\n"
 		"  -d, --db DIR   store directory (default $" SL_CTL_DB_ENV ", else " SL_CTL_DB_DEFAULT
 		")\n"
+		"  -u, --url URL  ask sluice-ctld at URL instead (GET /v1/views)\n"
 		"  --json         one JSON array of view definitions (the \"view_defs\" shape of\n"
 		"                 sluice-gen --truth, with \"id\" and \"retention_ns\")\n"
-		"  -h, --help     show this help\n",
+		"  -h, --help     show this help\n"
+		"\n"
+		"Source: as for query (--url and --db exclude each other; then $" SL_CTL_DB_ENV ",\n"
+		"$" SL_CTL_URL_ENV ", the store at " SL_CTL_DB_DEFAULT ").\n",
 	.handler = cmd_views,
 };

@@ -7,8 +7,9 @@
  * `sluicectl stats`: ask sluiced for its counters and print them.
  *
  * The request is the line "stats\n" on sluiced's unix stream socket; the reply
- * is one line of JSON (at most SL_STATS_REPLY_MAX bytes). With --json the
- * object is printed back compactly; otherwise it becomes a readable report.
+ * is one line of JSON (at most SL_STATS_REPLY_MAX bytes). With --url the same
+ * object comes from sluice-ctld's GET /v1/stats. With --json the object is
+ * printed back compactly; otherwise it becomes a readable report.
  * The report tolerates missing keys (an older or newer sluiced): whatever is
  * absent prints as "-" or is left out.
  */
@@ -28,6 +29,7 @@
 
 #include "cmd.h"
 #include "ctl_client.h"
+#include "http_client.h"
 
 #define SL_STATS_SOCKET_DEFAULT "/run/sluice/sluiced.sock"
 #define SL_STATS_SOCKET_ENV "SLUICE_CTL_SOCKET"
@@ -87,6 +89,25 @@ stats_fetch(const char *path, json_t **ret_root)
 	}
 	if (!json_is_object(root)) {
 		sl_ctl_err("malformed reply from %s: not a JSON object", path);
+		json_decref(root);
+		return SL_EXIT_RUNTIME;
+	}
+	*ret_root = root;
+	return SL_EXIT_OK;
+}
+
+/** The same object from sluice-ctld (GET /v1/stats). @return SL_EXIT_*. */
+static int
+stats_fetch_url(const char *url, json_t **ret_root)
+{
+	json_t *root;
+	int rc;
+
+	rc = sl_ctl_http_get_json(url, "/v1/stats", &root);
+	if (rc != SL_EXIT_OK)
+		return rc == SL_EXIT_NOTFOUND ? SL_EXIT_RUNTIME : rc;
+	if (!json_is_object(root)) {
+		sl_ctl_err("malformed reply from %s/v1/stats: not a JSON object", url);
 		json_decref(root);
 		return SL_EXIT_RUNTIME;
 	}
@@ -293,12 +314,31 @@ join_queues(json_t *queues, char *buf, size_t cap)
 	}
 }
 
+/*
+ * Poll efficiency of a core: the share of its polls that brought packets,
+ * 1 - polls_empty / polls. A busy-polling core near 0 % is idle; near 100 %
+ * it is saturated (its queue never runs dry). "-" without the counters.
+ */
+static const char *
+poll_busy(const json_t *c, char *buf, size_t cap)
+{
+	uint64_t polls, empty;
+
+	if (!jget_u64(c, "polls", &polls) || !jget_u64(c, "polls_empty", &empty) || polls == 0 ||
+	    empty > polls)
+		return "-";
+	snprintf(buf, cap, "%.1f%%", 100.0 * (double)(polls - empty) / (double)polls);
+	return buf;
+}
+
 static int
 print_cores(json_t *root)
 {
-	static const char *const hdr[] = { "LCORE", "QUEUES", "PACKETS", "RECEIVED",
-					   "AGGREGATED", "DROPPED" };
+	static const char *const hdr[] = { "LCORE",      "QUEUES",  "PACKETS", "RECEIVED",
+					   "AGGREGATED", "DROPPED", "POLLS",   "EMPTY",
+					   "BUSY" };
 	json_t *cores = json_object_get(root, "cores");
+	bool polls = false;
 	struct sl_tab tab;
 	json_t *c;
 	size_t i;
@@ -306,10 +346,13 @@ print_cores(json_t *root)
 
 	if (!json_is_array(cores))
 		return 0;
-	sl_tab_init(&tab, 6, hdr, "rlrrrr");
+	/* The poll columns only when sluiced counts polls (older ones do not). */
+	json_array_foreach(cores, i, c)
+		polls = polls || json_object_get(c, "polls") != NULL;
+	sl_tab_init(&tab, polls ? 9 : 6, hdr, "rlrrrrrrr");
 	json_array_foreach(cores, i, c) {
-		char lc[32], q[256], pk[32], rx[32], ag[32], dr[32] = "-";
-		const char *cells[6];
+		char lc[32], q[256], pk[32], rx[32], ag[32], dr[32] = "-", pl[32], pe[32], busy[32];
+		const char *cells[9];
 		uint64_t d;
 
 		join_queues(json_object_get(c, "queues"), q, sizeof(q));
@@ -321,6 +364,9 @@ print_cores(json_t *root)
 		cells[3] = jfmt_u64(c, "received", rx, sizeof(rx));
 		cells[4] = jfmt_u64(c, "aggregated", ag, sizeof(ag));
 		cells[5] = dr;
+		cells[6] = jfmt_u64(c, "polls", pl, sizeof(pl));
+		cells[7] = jfmt_u64(c, "polls_empty", pe, sizeof(pe));
+		cells[8] = poll_busy(c, busy, sizeof(busy));
 		if (sl_tab_add(&tab, cells) < 0) {
 			rc = -ENOMEM;
 			break;
@@ -328,6 +374,8 @@ print_cores(json_t *root)
 	}
 	printf("\ncores\n");
 	sl_tab_print(&tab, stdout, "  ");
+	if (polls)
+		printf("  (BUSY: polls that brought packets, 1 - EMPTY / POLLS)\n");
 	sl_tab_fini(&tab);
 	return rc;
 }
@@ -436,23 +484,25 @@ cmd_stats(const struct sl_cmd *cmd, int argc, char **argv, bool json)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "url", required_argument, NULL, 'u' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = getenv(SL_STATS_SOCKET_ENV);
+	const char *path = NULL, *url = NULL;
 	const json_t *err;
 	json_t *root = NULL;
 	int c, rc;
 
-	if (path == NULL || path[0] == '\0')
-		path = SL_STATS_SOCKET_DEFAULT;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:u:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			path = optarg;
+			break;
+		case 'u':
+			url = optarg;
 			break;
 		case 'j':
 			json = true;
@@ -465,10 +515,18 @@ cmd_stats(const struct sl_cmd *cmd, int argc, char **argv, bool json)
 	}
 	if (optind < argc)
 		return sl_ctl_usage_err(cmd, "unexpected argument '%s'", argv[optind]);
-	if (path[0] == '\0')
+	rc = sl_ctl_source(cmd, url, path, "--socket", SL_STATS_SOCKET_ENV, &url);
+	if (rc != SL_EXIT_OK)
+		return rc;
+	if (url == NULL && path == NULL) {
+		path = getenv(SL_STATS_SOCKET_ENV);
+		if (path == NULL || path[0] == '\0')
+			path = SL_STATS_SOCKET_DEFAULT;
+	}
+	if (url == NULL && path[0] == '\0')
 		return sl_ctl_usage_err(cmd, "empty socket path");
 
-	rc = stats_fetch(path, &root);
+	rc = url != NULL ? stats_fetch_url(url, &root) : stats_fetch(path, &root);
 	if (rc != SL_EXIT_OK)
 		return rc;
 
@@ -497,14 +555,20 @@ cmd_stats(const struct sl_cmd *cmd, int argc, char **argv, bool json)
 
 const struct sl_cmd sl_cmd_stats = {
 	.name = "stats",
-	.usage = "stats [--socket PATH] [--json]",
+	.usage = "stats [--socket PATH | --url URL] [--json]",
 	.help = "Ask sluiced for its counters: events received, aggregated and dropped (by\n"
-		"reason), per-core and per-port counters, and storage commits.\n"
+		"reason), per-core counters with the poll efficiency (BUSY: the share of polls\n"
+		"that brought packets), per-port counters, and storage commits.\n"
 		"\n"
 		"  -s, --socket PATH  sluiced control socket (default $" SL_STATS_SOCKET_ENV
 		", else\n"
 		"                     " SL_STATS_SOCKET_DEFAULT ")\n"
+		"  -u, --url URL      ask sluice-ctld at URL instead (GET /v1/stats)\n"
 		"  --json             print the reply as one line of JSON\n"
-		"  -h, --help         show this help\n",
+		"  -h, --help         show this help\n"
+		"\n"
+		"Source: --url and --socket exclude each other; without either,\n"
+		"$" SL_STATS_SOCKET_ENV " picks the socket, else $" SL_CTL_URL_ENV " sluice-ctld, else the\n"
+		"socket at its default.\n",
 	.handler = cmd_stats,
 };

@@ -4,10 +4,11 @@
 
 /**
  * @file
- * sluicectl: command-line client of sluiced and of the window store.
+ * sluicectl: command-line client of sluiced, of sluice-ctld (HTTP) and of the
+ * window store.
  *
- * main() parses the global options (--json, --help, --version), looks the
- * command up in the table and hands it the rest of the arguments. Everything
+ * main() parses the global options (--json, --url, --help, --version), looks
+ * the command up in the table and hands it the rest of the arguments. Everything
  * a command does lives in its cmd_<name>.c; this file also holds the few
  * helpers they share (error messages, time formatting, aligned tables).
  */
@@ -35,6 +36,9 @@ static const struct sl_cmd *const cmds[] = {
 	&sl_cmd_config,
 	&sl_cmd_views,
 	&sl_cmd_query,
+	&sl_cmd_live,
+	&sl_cmd_watch,
+	&sl_cmd_health,
 #ifdef SL_HAVE_XDP
 	&sl_cmd_xdp, /* cmd_xdp.c: built with the ebpf feature */
 #endif
@@ -249,7 +253,7 @@ sl_tab_fini(struct sl_tab *t)
 static void
 usage(FILE *f)
 {
-	fputs("usage: sluicectl [--json] COMMAND [OPTIONS]\n\nCommands:\n", f);
+	fputs("usage: sluicectl [--json] [--url URL] COMMAND [OPTIONS]\n\nCommands:\n", f);
 	for (unsigned int i = 0; cmds[i] != NULL; i++)
 		fprintf(f, "  %s\n", cmds[i]->usage);
 	fputs("  help [COMMAND]\n", f);
@@ -261,11 +265,30 @@ help_all(void)
 	usage(stdout);
 	fputs("\nGlobal options:\n"
 	      "  --json         print machine-readable JSON (also accepted after COMMAND)\n"
+	      "  --url URL      sluice-ctld's URL (also accepted after COMMAND); default\n"
+	      "                 $" SL_CTL_URL_ENV ", else " SL_CTL_URL_DEFAULT "\n"
 	      "  -h, --help     show this help; 'sluicectl COMMAND --help' shows one command\n"
 	      "  --version      print the version\n"
-	      "\nEnvironment: SLUICE_CTL_SOCKET (stats socket), SLUICE_DB (the store of metrics,\n"
-	      "views and query).\n"
-	      "Exit status: 0 success, 1 runtime error, 2 usage error.\n",
+	      "\nWhere commands read from:\n"
+	      "  live, watch, health, config apply   sluice-ctld only (--url)\n"
+	      "  views, query   --url: sluice-ctld; --db DIR: the store, read directly. Without\n"
+	      "                 either: $" SL_CTL_DB_ENV " (the store), else $" SL_CTL_URL_ENV
+	      " (sluice-ctld),\n"
+	      "                 else the store at " SL_CTL_DB_DEFAULT ".\n"
+	      "  stats          --url: sluice-ctld; --socket PATH: sluiced's socket. Without\n"
+	      "                 either: $SLUICE_CTL_SOCKET, else $" SL_CTL_URL_ENV
+	      ", else the socket.\n"
+	      "  config show    FILE: that file; --url or $" SL_CTL_URL_ENV
+	      ": the running configuration;\n"
+	      "                 neither: the built-in one.\n"
+	      "  metrics        the store only (--db, $" SL_CTL_DB_ENV ").\n"
+	      "  A --url and --db (or --socket, or FILE) on one command is a usage error.\n"
+	      "\nEnvironment: " SL_CTL_URL_ENV " (sluice-ctld), SLUICE_CTL_SOCKET (stats socket),\n"
+	      SL_CTL_DB_ENV " (the store of metrics, views and query), " SL_CTL_TOKEN_FILE_ENV
+	      " (config\napply's token).\n"
+	      "Exit status: 0 success, 1 runtime error (also sluice-ctld unreachable or failing,\n"
+	      "not ready for health), 2 usage error (also HTTP 400), 3 not found (an unknown\n"
+	      "view, HTTP 404). docs/cli.md has the details.\n",
 	      stdout);
 	return SL_EXIT_OK;
 }
@@ -322,6 +345,12 @@ main(int argc, char **argv)
 			break;
 		} else if (strcmp(a, "--json") == 0) {
 			json = true;
+		} else if (strcmp(a, "--url") == 0) {
+			if (i + 1 >= argc)
+				return usage_err("option '%s' requires an argument", a);
+			sl_ctl_global_url = argv[++i];
+		} else if (strncmp(a, "--url=", 6) == 0) {
+			sl_ctl_global_url = a + 6;
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			return sl_ctl_finish(help_all());
 		} else if (strcmp(a, "--version") == 0) {
