@@ -287,6 +287,8 @@ sl_bin_next_event(const uint8_t *buf, uint32_t len, uint32_t *off, struct sl_eve
 	if (!sl_utf8_valid(q, n))
 		return SL_DROP_BAD_UTF8;
 	ev->name = (struct sl_span){ q, n };
+	ev->tags = 0;
+	ev->raw = (struct sl_span){ q, 0 }; /* binary events have no text line */
 	ev->n_fields = 0;
 	ev->scratch_used = 0;
 	q += n;

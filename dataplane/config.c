@@ -32,6 +32,7 @@
 #include <sluice/common.h>
 
 #include "config.h"
+#include "rules.h"
 
 #define NS_MS (1000ULL * 1000)
 #define NS_S SL_NS_PER_SEC
@@ -56,6 +57,18 @@ static const char *const format_names[] = {
 static const char *const time_names[] = {
 #define _(e, s) s,
 	SL_CONFIG_TIMES(_)
+#undef _
+};
+
+static const char *const action_names[] = {
+#define _(e, s) s,
+	SL_CONFIG_RULE_ACTIONS(_)
+#undef _
+};
+
+static const char *const flag_names[] = {
+#define _(e, s) s,
+	SL_CONFIG_RULE_FLAGS(_)
 #undef _
 };
 
@@ -84,6 +97,30 @@ const char *
 sl_config_time_name(unsigned int time)
 {
 	return time < SL_CONFIG_TIME__MAX ? time_names[time] : "?";
+}
+
+const char *
+sl_config_rule_action_name(unsigned int action)
+{
+	return action < SL_CONFIG_RULE__MAX ? action_names[action] : "?";
+}
+
+const char *
+sl_config_rule_flag_name(unsigned int flag)
+{
+	return flag < SL_CONFIG_RULE_FLAG__MAX ? flag_names[flag] : "?";
+}
+
+int
+sl_config_tag_index(const struct sl_config *cfg, const char *tag)
+{
+	if (cfg == NULL || tag == NULL)
+		return -ENOENT;
+	for (uint32_t i = 0; i < cfg->n_tags; i++) {
+		if (strcmp(cfg->tags[i], tag) == 0)
+			return (int)i;
+	}
+	return -ENOENT;
 }
 
 /* ---- durations ---- */
@@ -238,6 +275,7 @@ struct loader {
 	struct arena *arena;
 	struct sl_config *cfg;
 	struct sl_config_error *err;
+	const char **tags; /* cfg->tags, writable while loading */
 };
 
 static void
@@ -577,13 +615,13 @@ get_duration(struct loader *ld, const yaml_node_t *n, const char *what, uint64_t
 	return 0;
 }
 
-/** [a-z0-9_]{1,32} */
+/** [a-z0-9_]{1,max} */
 static bool
-valid_view_name(const char *s)
+valid_name(const char *s, size_t max)
 {
 	size_t len = strlen(s);
 
-	if (len == 0 || len > SL_CONFIG_VIEW_NAME_MAX)
+	if (len == 0 || len > max)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
@@ -636,7 +674,8 @@ get_dim_name(struct loader *ld, const yaml_node_t *n, const char *what, const ch
 static int
 load_limits(struct loader *ld, const yaml_node_t *n)
 {
-	static const char *const fields[] = { "max_groups", "max_set_members", "max_views", NULL };
+	static const char *const fields[] = { "max_groups", "max_set_members", "max_views",
+					      "max_rules", "max_matches_per_event", NULL };
 	struct sl_config_limits *lim = &ld->cfg->limits;
 	const yaml_node_t *v;
 	uint64_t x;
@@ -645,6 +684,8 @@ load_limits(struct loader *ld, const yaml_node_t *n)
 	lim->max_groups = SL_CONFIG_DEFAULT_MAX_GROUPS;
 	lim->max_set_members = SL_CONFIG_DEFAULT_MAX_SET_MEMBERS;
 	lim->max_views = SL_CONFIG_DEFAULT_MAX_VIEWS;
+	lim->max_rules = SL_CONFIG_DEFAULT_MAX_RULES;
+	lim->max_matches_per_event = SL_CONFIG_DEFAULT_MAX_MATCHES;
 	if (n == NULL)
 		return 0;
 	rc = expect(ld, n, YAML_MAPPING_NODE, "limits");
@@ -669,6 +710,19 @@ load_limits(struct loader *ld, const yaml_node_t *n)
 		if (rc != 0)
 			return rc;
 		lim->max_views = (uint32_t)x;
+	}
+	if ((v = map_get(ld, n, "max_rules")) != NULL) {
+		rc = get_uint(ld, v, "limits.max_rules", 1, SL_CONFIG_MAX_RULES_MAX, &x);
+		if (rc != 0)
+			return rc;
+		lim->max_rules = (uint32_t)x;
+	}
+	if ((v = map_get(ld, n, "max_matches_per_event")) != NULL) {
+		rc = get_uint(ld, v, "limits.max_matches_per_event", 1, SL_CONFIG_MAX_MATCHES_MAX,
+			      &x);
+		if (rc != 0)
+			return rc;
+		lim->max_matches_per_event = (uint32_t)x;
 	}
 	return 0;
 }
@@ -766,13 +820,319 @@ load_inputs(struct loader *ld, const yaml_node_t *n)
 	return 0;
 }
 
-/* ---- views ---- */
-
 struct view_ctx {
 	const yaml_node_t *node;
 	char ctx[64]; /* "in view 'sales'" */
 	char name[48]; /* "view 'sales'" */
 };
+
+/* ---- rules ---- */
+
+#define NAME_RULE "[a-z0-9_], 1 to %u characters"
+
+/** "caseless, dotall, ..." for messages. */
+static void
+flag_list(char *buf, size_t cap)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < SL_CONFIG_RULE_FLAG__MAX && used < cap; i++)
+		used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? ", " : "",
+					 flag_names[i]);
+}
+
+/** A pattern: 1..SL_CONFIG_PATTERN_MAX bytes, no control bytes (so no NUL either). */
+static int
+load_pattern(struct loader *ld, const yaml_node_t *n, const char *ctx, const char **ret)
+{
+	char what[112];
+	const char *s;
+	size_t len;
+	int rc;
+
+	snprintf(what, sizeof(what), "pattern %s", ctx);
+	rc = get_string(ld, n, what, &s);
+	if (rc != 0)
+		return rc;
+	/* The scalar's length, not strlen(): a "\0" escape must not cut the pattern. */
+	len = n->data.scalar.length;
+	if (len == 0)
+		return fail(ld, n, "empty pattern %s", ctx);
+	if (len > SL_CONFIG_PATTERN_MAX)
+		return fail(ld, n, "pattern %s too long: %zu bytes (at most %u)", ctx, len,
+			    SL_CONFIG_PATTERN_MAX);
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return fail(ld, n,
+				    "control character in pattern %s (write it as an escape "
+				    "such as \\n or \\x01)",
+				    ctx);
+	}
+	*ret = arena_strndup(ld->arena, s, len);
+	return *ret == NULL ? fail_nomem(ld) : 0;
+}
+
+static int
+load_flags(struct loader *ld, const yaml_node_t *n, const char *ctx, uint32_t *ret)
+{
+	char what[112], list[96];
+	unsigned int count;
+	int rc;
+
+	snprintf(what, sizeof(what), "flags %s", ctx);
+	rc = expect(ld, n, YAML_SEQUENCE_NODE, what);
+	if (rc != 0)
+		return rc;
+	count = seq_len(n);
+	/* Repeats are errors, so the walk stops by SL_CONFIG_RULE_FLAG__MAX + 1 items. */
+	for (unsigned int i = 0; i < count; i++) {
+		const yaml_node_t *item = seq_item(ld, n, i);
+		unsigned int f;
+		const char *s;
+
+		rc = get_string(ld, item, what, &s);
+		if (rc != 0)
+			return rc;
+		for (f = 0; f < SL_CONFIG_RULE_FLAG__MAX; f++) {
+			if (strcmp(s, flag_names[f]) == 0)
+				break;
+		}
+		if (f == SL_CONFIG_RULE_FLAG__MAX) {
+			flag_list(list, sizeof(list));
+			return fail(ld, item, "unknown flag '%s' %s (expected %s)", shorten(s).s,
+				    ctx, list);
+		}
+		if (*ret & (1u << f))
+			return fail(ld, item, "duplicate flag '%s' %s", s, ctx);
+		*ret |= 1u << f;
+	}
+	return 0;
+}
+
+/** The tag of an action-tag rule: find it in the tag table, or add it. */
+static int
+rule_tag(struct loader *ld, const yaml_node_t *at, const char *ctx, const char *tag,
+	 struct sl_config_rule *r)
+{
+	struct sl_config *cfg = ld->cfg;
+	int i = sl_config_tag_index(cfg, tag);
+
+	if (i < 0) {
+		if (cfg->n_tags == SL_CONFIG_TAGS_MAX)
+			return fail(ld, at,
+				    "more than %u distinct tags: tag '%s' %s would be the %uth",
+				    SL_CONFIG_TAGS_MAX, tag, ctx, SL_CONFIG_TAGS_MAX + 1);
+		ld->tags[cfg->n_tags] = arena_strndup(ld->arena, tag, strlen(tag));
+		if (ld->tags[cfg->n_tags] == NULL)
+			return fail_nomem(ld);
+		i = (int)cfg->n_tags++;
+	}
+	r->tag = cfg->tags[i];
+	r->tag_index = (uint32_t)i;
+	return 0;
+}
+
+static int
+load_rule(struct loader *ld, const yaml_node_t *n, unsigned int idx, struct sl_config_rule *r)
+{
+	static const char *const fields[] = { "id", "pattern", "on", "flags", "action", "tag",
+					      NULL };
+	const yaml_node_t *f, *pattern_node, *tag_node;
+	char ctx[96], what[128], msg[200];
+	const char *s;
+	int rc;
+
+	snprintf(what, sizeof(what), "rules[%u]", idx + 1);
+	snprintf(ctx, sizeof(ctx), "in rules[%u]", idx + 1);
+	rc = expect(ld, n, YAML_MAPPING_NODE, what);
+	if (rc != 0)
+		return rc;
+	r->line = (unsigned int)n->start_mark.line + 1;
+	r->tag_index = UINT32_MAX;
+	if ((f = map_get(ld, n, "id")) == NULL)
+		return fail(ld, n, "missing required field 'id' %s", ctx);
+	snprintf(what, sizeof(what), "id %s", ctx);
+	rc = get_string(ld, f, what, &s);
+	if (rc != 0)
+		return rc;
+	if (!valid_name(s, SL_CONFIG_RULE_ID_MAX))
+		return fail(ld, f, "bad rule id '%s' (expected " NAME_RULE ")", shorten(s).s,
+			    SL_CONFIG_RULE_ID_MAX);
+	r->id = arena_strndup(ld->arena, s, strlen(s));
+	if (r->id == NULL)
+		return fail_nomem(ld);
+	snprintf(ctx, sizeof(ctx), "in rule '%s'", r->id);
+	rc = check_fields(ld, n, fields, ctx);
+	if (rc != 0)
+		return rc;
+
+	if ((pattern_node = map_get(ld, n, "pattern")) == NULL)
+		return fail(ld, n, "missing required field 'pattern' %s", ctx);
+	rc = load_pattern(ld, pattern_node, ctx, &r->pattern);
+	if (rc != 0)
+		return rc;
+
+	if ((f = map_get(ld, n, "on")) == NULL)
+		return fail(ld, n, "missing required field 'on' %s (raw or a field name)", ctx);
+	snprintf(what, sizeof(what), "on %s", ctx);
+	rc = get_string(ld, f, what, &s);
+	if (rc != 0)
+		return rc;
+	r->on_raw = strcmp(s, SL_CONFIG_RULE_RAW) == 0;
+	if (!r->on_raw && !valid_dim_name(s))
+		return fail(ld, f, "bad field name '%s' for on %s (expected raw or a field name: "
+			    DIM_NAME_RULE ")", shorten(s).s, ctx);
+	r->on = arena_strndup(ld->arena, s, strlen(s));
+	if (r->on == NULL)
+		return fail_nomem(ld);
+
+	if ((f = map_get(ld, n, "flags")) != NULL) {
+		rc = load_flags(ld, f, ctx, &r->flags);
+		if (rc != 0)
+			return rc;
+	}
+
+	if ((f = map_get(ld, n, "action")) == NULL)
+		return fail(ld, n, "missing required field 'action' %s (tag, drop or count)", ctx);
+	snprintf(what, sizeof(what), "action %s", ctx);
+	rc = get_string(ld, f, what, &s);
+	if (rc != 0)
+		return rc;
+	for (r->action = 0; r->action < SL_CONFIG_RULE__MAX; r->action++) {
+		if (strcmp(s, action_names[r->action]) == 0)
+			break;
+	}
+	if (r->action == SL_CONFIG_RULE__MAX)
+		return fail(ld, f, "unknown action '%s' %s (expected tag, drop or count)",
+			    shorten(s).s, ctx);
+
+	tag_node = map_get(ld, n, "tag");
+	if (tag_node != NULL && r->action != SL_CONFIG_RULE_TAG)
+		return fail(ld, tag_node, "field 'tag' %s needs action: tag (the action is %s)",
+			    ctx, action_names[r->action]);
+	if (r->action == SL_CONFIG_RULE_TAG) {
+		s = r->id;
+		if (tag_node != NULL) {
+			snprintf(what, sizeof(what), "tag %s", ctx);
+			rc = get_string(ld, tag_node, what, &s);
+			if (rc != 0)
+				return rc;
+			if (!valid_name(s, SL_CONFIG_RULE_ID_MAX))
+				return fail(ld, tag_node,
+					    "bad tag '%s' %s (expected " NAME_RULE ")", shorten(s).s,
+					    ctx, SL_CONFIG_RULE_ID_MAX);
+		}
+		rc = rule_tag(ld, tag_node != NULL ? tag_node : n, ctx, s, r);
+		if (rc != 0)
+			return rc;
+	}
+
+	/* Last: Hyperscan reads the pattern with its flags. */
+	rc = sl_rules_pattern_check(r->pattern, r->flags, msg, sizeof(msg));
+	if (rc == -ENOMEM)
+		return fail_nomem(ld);
+	if (rc != 0)
+		return fail(ld, pattern_node, "bad pattern %s: %s", ctx, msg);
+	return 0;
+}
+
+static uint64_t
+str_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+static int
+load_rules(struct loader *ld, const yaml_node_t *n)
+{
+	struct sl_config *cfg = ld->cfg;
+	uint32_t *seen = NULL, mask;
+	unsigned int count;
+	int rc;
+
+	ld->tags = arena_alloc(ld->arena, SL_CONFIG_TAGS_MAX * sizeof(*ld->tags));
+	cfg->tags = ld->tags;
+	cfg->rules = arena_alloc(ld->arena, sizeof(*cfg->rules));
+	if (cfg->tags == NULL || cfg->rules == NULL)
+		return fail_nomem(ld);
+	if (n == NULL)
+		return 0;
+	rc = expect(ld, n, YAML_SEQUENCE_NODE, "rules");
+	if (rc != 0)
+		return rc;
+	count = seq_len(n);
+	if (count > cfg->limits.max_rules)
+		return fail(ld, seq_item(ld, n, cfg->limits.max_rules),
+			    "more rules (%u) than limits.max_rules (%u)", count,
+			    cfg->limits.max_rules);
+	if (count == 0)
+		return 0;
+	cfg->rules = arena_alloc(ld->arena, count * sizeof(*cfg->rules));
+	if (cfg->rules == NULL)
+		return fail_nomem(ld);
+	/* Ids seen so far: open addressing over rule indexes + 1 (0 = free), load <= 1/2. */
+	for (mask = 15; mask < 2 * count; mask = mask * 2 + 1)
+		;
+	seen = calloc((size_t)mask + 1, sizeof(*seen));
+	if (seen == NULL)
+		return fail_nomem(ld);
+	for (unsigned int i = 0; i < count; i++) {
+		const yaml_node_t *rn = seq_item(ld, n, i);
+		struct sl_config_rule *r = &cfg->rules[i];
+		uint32_t h;
+
+		rc = load_rule(ld, rn, i, r);
+		if (rc != 0)
+			goto out;
+		for (h = (uint32_t)str_hash(r->id) & mask; seen[h] != 0; h = (h + 1) & mask) {
+			const struct sl_config_rule *first = &cfg->rules[seen[h] - 1];
+
+			if (strcmp(first->id, r->id) == 0) {
+				rc = fail(ld, map_get(ld, rn, "id"),
+					  "duplicate rule id '%s' (first at line %u)", r->id,
+					  first->line);
+				goto out;
+			}
+		}
+		seen[h] = i + 1;
+		cfg->n_rules++;
+	}
+	rc = 0;
+out:
+	free(seen);
+	return rc;
+}
+
+/** A where value on "tags" must be a tag that a rule defines. */
+static int
+check_where_tag(struct loader *ld, const struct view_ctx *vc, const yaml_node_t *n,
+		const char *tag)
+{
+	const struct sl_config *cfg = ld->cfg;
+	char known[112];
+	size_t used = 0;
+
+	if (sl_config_tag_index(cfg, tag) >= 0)
+		return 0;
+	if (cfg->n_tags == 0)
+		return fail(ld, n, "unknown tag '%s' in where.tags %s (no rule defines a tag)",
+			    shorten(tag).s, vc->ctx);
+	known[0] = '\0';
+	for (uint32_t i = 0; i < cfg->n_tags && used < sizeof(known); i++)
+		used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "",
+					 cfg->tags[i]);
+	if (used >= sizeof(known))
+		memcpy(known + sizeof(known) - 4, "...", 4);
+	return fail(ld, n, "unknown tag '%s' in where.tags %s (rules define: %s)", shorten(tag).s,
+		    vc->ctx, known);
+}
+
+/* ---- views ---- */
 
 static int
 load_value(struct loader *ld, const yaml_node_t *n, const char *what, const char **ret)
@@ -803,6 +1163,7 @@ load_cond(struct loader *ld, const struct view_ctx *vc, const yaml_node_t *key,
 	static const char *const exists_fields[] = { "exists", NULL };
 	char what[128], ctx[128], buf[SL_DESC_MAX];
 	const char **values;
+	bool is_tags;
 	int rc;
 
 	snprintf(what, sizeof(what), "a where dimension %s", vc->ctx);
@@ -810,8 +1171,9 @@ load_cond(struct loader *ld, const struct view_ctx *vc, const yaml_node_t *key,
 	if (rc != 0)
 		return rc;
 	if (strcmp(c->dim, "tag") == 0)
-		return fail(ld, key, "'tag' in where %s: rule tags are not supported yet",
-			    vc->ctx);
+		return fail(ld, key, "'tag' in where %s is reserved: rule tags are 'tags' "
+			    "(where: {tags: NAME})", vc->ctx);
+	is_tags = strcmp(c->dim, SL_CONFIG_TAGS_DIM) == 0;
 	snprintf(what, sizeof(what), "where.%s %s", c->dim, vc->ctx);
 	if (val->type == YAML_MAPPING_NODE) {
 		const yaml_node_t *ex;
@@ -846,6 +1208,8 @@ load_cond(struct loader *ld, const struct view_ctx *vc, const yaml_node_t *key,
 			const yaml_node_t *item = seq_item(ld, val, i);
 
 			rc = load_value(ld, item, what, &values[i]);
+			if (rc == 0 && is_tags)
+				rc = check_where_tag(ld, vc, item, values[i]);
 			if (rc != 0)
 				return rc;
 			for (unsigned int j = 0; j < i; j++) {
@@ -868,6 +1232,8 @@ load_cond(struct loader *ld, const struct view_ctx *vc, const yaml_node_t *key,
 	if (values == NULL)
 		return fail_nomem(ld);
 	rc = load_value(ld, val, what, &values[0]);
+	if (rc == 0 && is_tags)
+		rc = check_where_tag(ld, vc, val, values[0]);
 	if (rc != 0)
 		return rc;
 	c->kind = SL_CONFIG_COND_EQ;
@@ -946,6 +1312,11 @@ load_group_by(struct loader *ld, const struct view_ctx *vc, struct sl_config_vie
 		rc = get_dim_name(ld, item, what, &v->group_by[i]);
 		if (rc != 0)
 			return rc;
+		if (strcmp(v->group_by[i], SL_CONFIG_TAGS_DIM) == 0)
+			return fail(ld, item,
+				    "'tags' cannot be in group_by %s: an event has a set of rule "
+				    "tags (filter with where: {tags: NAME})",
+				    vc->ctx);
 		for (unsigned int j = 0; j < i; j++) {
 			if (strcmp(v->group_by[j], v->group_by[i]) == 0)
 				return fail(ld, item, "duplicate dimension '%s' in group_by %s",
@@ -1273,7 +1644,7 @@ load_view(struct loader *ld, const yaml_node_t *n, unsigned int idx,
 	rc = get_string(ld, f, what, &name);
 	if (rc != 0)
 		return rc;
-	if (!valid_view_name(name))
+	if (!valid_name(name, SL_CONFIG_VIEW_NAME_MAX))
 		return fail(ld, f, "bad view name '%s' (expected [a-z0-9_], 1 to %u characters)",
 			    shorten(name).s, SL_CONFIG_VIEW_NAME_MAX);
 	v->name = arena_strndup(ld->arena, name, strlen(name));
@@ -1370,8 +1741,8 @@ load_views(struct loader *ld, const yaml_node_t *root, const yaml_node_t *n)
 static int
 load_root(struct loader *ld, const yaml_node_t *root)
 {
-	static const char *const fields[] = { "version", "inputs", "limits", "retention", "views",
-					      NULL };
+	static const char *const fields[] = { "version", "inputs", "limits", "retention", "rules",
+					      "views", NULL };
 	const yaml_node_t *n;
 	uint64_t version;
 	int rc;
@@ -1414,6 +1785,10 @@ load_root(struct loader *ld, const yaml_node_t *root)
 			return rc;
 	}
 	rc = load_inputs(ld, map_get(ld, root, "inputs"));
+	if (rc != 0)
+		return rc;
+	/* Before the views: their where may name the rules' tags. */
+	rc = load_rules(ld, map_get(ld, root, "rules"));
 	if (rc != 0)
 		return rc;
 	return load_views(ld, root, map_get(ld, root, "views"));
@@ -1584,7 +1959,16 @@ static const char default_yaml[] =
 	"  max_groups: 100000         # per view, per core, per window (1..16777216)\n"
 	"  max_set_members: 65536     # per core per window (1..67108864)\n"
 	"  max_views: 64              # 1..256\n"
+	"  max_rules: 10000           # 1..100000\n"
+	"  max_matches_per_event: 16  # rules applied to one event (1..1024)\n"
 	"retention: 7d                # default retention of every view (duration; 0 = forever)\n"
+	"# rules:                     # Hyperscan patterns over every event (docs/rules.md)\n"
+	"#   - id: coupon_abuse       # [a-z0-9_]{1,64}, unique\n"
+	"#     pattern: 'coupon=[A-Z]{4}-FREE'\n"
+	"#     on: raw                # raw (the line as received) or a field name\n"
+	"#     flags: [caseless]      # caseless, dotall, multiline, singlematch, utf8, ucp\n"
+	"#     action: tag            # tag | drop | count\n"
+	"#     tag: abuse             # views filter on it: where: {tags: abuse}\n"
 	"views:\n"
 	"  - name: footfall           # [a-z0-9_]{1,32}, unique\n"
 	"    where:                   # all conditions must hold (AND)\n"
@@ -1635,6 +2019,42 @@ dump_quoted(FILE *f, const char *s)
 		fputc(*s, f);
 	}
 	fputc('"', f);
+}
+
+/* A name ([a-z0-9_] or a field name): plain, unless YAML would read it as null. */
+static void
+dump_name(FILE *f, const char *s)
+{
+	if (strcmp(s, "null") == 0)
+		dump_quoted(f, s);
+	else
+		fputs(s, f);
+}
+
+static void
+dump_rule(FILE *f, const struct sl_config_rule *r)
+{
+	bool first = true;
+
+	fputs("  - id: ", f);
+	dump_name(f, r->id);
+	fputs("\n    pattern: ", f);
+	dump_quoted(f, r->pattern);
+	fputs("\n    on: ", f);
+	dump_name(f, r->on);
+	fputs("\n    flags: [", f);
+	for (unsigned int i = 0; i < SL_CONFIG_RULE_FLAG__MAX; i++) {
+		if (r->flags & (1u << i)) {
+			fprintf(f, "%s%s", first ? "" : ", ", flag_names[i]);
+			first = false;
+		}
+	}
+	fprintf(f, "]\n    action: %s\n", action_names[r->action]);
+	if (r->action == SL_CONFIG_RULE_TAG) {
+		fputs("    tag: ", f);
+		dump_name(f, r->tag);
+		fputc('\n', f);
+	}
 }
 
 static void
@@ -1740,15 +2160,74 @@ sl_config_dump(const struct sl_config *cfg, FILE *f)
 			cfg->inputs[i].port);
 	fprintf(f, "limits:\n  max_groups: %u\n  max_set_members: %u\n  max_views: %u\n",
 		cfg->limits.max_groups, cfg->limits.max_set_members, cfg->limits.max_views);
+	fprintf(f, "  max_rules: %u\n  max_matches_per_event: %u\n", cfg->limits.max_rules,
+		cfg->limits.max_matches_per_event);
 	sl_config_duration_fmt(cfg->retention_ns, d, sizeof(d));
 	fprintf(f, "retention: %s\n", d);
+	fputs(cfg->n_rules == 0 ? "rules: []\n" : "rules:\n", f);
+	for (uint32_t i = 0; i < cfg->n_rules; i++)
+		dump_rule(f, &cfg->rules[i]);
 	fputs(cfg->n_views == 0 ? "views: []\n" : "views:\n", f);
 	for (uint32_t i = 0; i < cfg->n_views; i++)
 		dump_view(f, &cfg->views[i]);
 	return ferror(f) ? -EIO : 0;
 }
 
+/* Does the where of @p v name tag @p tag (tags: tag, or tags: [..., tag, ...])? */
+static bool
+view_uses_tag(const struct sl_config_view *v, const char *tag)
+{
+	for (uint32_t i = 0; i < v->n_where; i++) {
+		const struct sl_config_cond *c = &v->where[i];
+
+		if (strcmp(c->dim, SL_CONFIG_TAGS_DIM) != 0)
+			continue;
+		for (uint32_t j = 0; j < c->n_values; j++) {
+			if (strcmp(c->values[j], tag) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+int
+sl_config_dump_view(const struct sl_config *cfg, uint32_t i, FILE *f)
+{
+	struct sl_config one;
+	struct sl_config_rule *rules;
+	int rc;
+
+	if (i >= cfg->n_views)
+		return -EINVAL;
+	one = *cfg;
+	one.views = &cfg->views[i];
+	one.n_views = 1;
+	rules = calloc(cfg->n_rules ? cfg->n_rules : 1, sizeof(*rules));
+	if (rules == NULL)
+		return -ENOMEM;
+	one.rules = rules;
+	one.n_rules = 0;
+	for (uint32_t j = 0; j < cfg->n_rules; j++) {
+		const struct sl_config_rule *r = &cfg->rules[j];
+
+		if (r->action == SL_CONFIG_RULE_TAG && view_uses_tag(one.views, r->tag))
+			rules[one.n_rules++] = *r;
+	}
+	rc = sl_config_dump(&one, f);
+	free(rules);
+	return rc;
+}
+
 /* ---- equality ---- */
+
+static bool
+rule_equal(const struct sl_config_rule *a, const struct sl_config_rule *b)
+{
+	return strcmp(a->id, b->id) == 0 && strcmp(a->pattern, b->pattern) == 0 &&
+	       strcmp(a->on, b->on) == 0 && a->flags == b->flags && a->action == b->action &&
+	       (a->tag == NULL) == (b->tag == NULL) &&
+	       (a->tag == NULL || strcmp(a->tag, b->tag) == 0);
+}
 
 static bool
 cond_equal(const struct sl_config_cond *a, const struct sl_config_cond *b)
@@ -1810,8 +2289,14 @@ sl_config_equal(const struct sl_config *a, const struct sl_config *b)
 	    a->limits.max_groups != b->limits.max_groups ||
 	    a->limits.max_set_members != b->limits.max_set_members ||
 	    a->limits.max_views != b->limits.max_views || a->retention_ns != b->retention_ns ||
-	    a->n_views != b->n_views)
+	    a->limits.max_rules != b->limits.max_rules ||
+	    a->limits.max_matches_per_event != b->limits.max_matches_per_event ||
+	    a->n_views != b->n_views || a->n_rules != b->n_rules)
 		return false;
+	for (uint32_t i = 0; i < a->n_rules; i++) {
+		if (!rule_equal(&a->rules[i], &b->rules[i]))
+			return false;
+	}
 	for (uint32_t i = 0; i < a->n_inputs; i++) {
 		if (a->inputs[i].format != b->inputs[i].format ||
 		    a->inputs[i].port != b->inputs[i].port)

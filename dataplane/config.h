@@ -7,7 +7,7 @@
 /**
  * @file
  * The YAML configuration file (schema version 1): UDP inputs and their
- * formats, limits, retention and views. docs/configuration.md is the user's
+ * formats, limits, retention, rules (docs/rules.md) and views. docs/configuration.md is the user's
  * reference; this header is the compiled form.
  *
  * Loading parses the YAML with libyaml, validates every field and compiles the
@@ -45,14 +45,25 @@
 #define SL_CONFIG_DIM_NAME_MAX 64     /**< Dimension and field names, in bytes. */
 #define SL_CONFIG_VALUE_MAX 256       /**< A where value, in bytes. */
 #define SL_CONFIG_FILE_MAX (16u << 20) /**< Largest configuration file. */
+#define SL_CONFIG_RULE_ID_MAX 64      /**< Rule ids and tags: [a-z0-9_]{1,64}. */
+#define SL_CONFIG_PATTERN_MAX 4096    /**< A rule's pattern, in bytes. */
+#define SL_CONFIG_TAGS_MAX 64         /**< Distinct tags: the bits of sl_event.tags. */
+/** `on: raw`: a rule scans the whole line as received (sl_event.raw). */
+#define SL_CONFIG_RULE_RAW "raw"
+/** The reserved where-dimension of rule tags: `where: {tags: abuse}`. */
+#define SL_CONFIG_TAGS_DIM "tags"
 
 #define SL_CONFIG_MAX_GROUPS_MAX 16777216u      /**< limits.max_groups: 1..this. */
 #define SL_CONFIG_MAX_SET_MEMBERS_MAX 67108864u /**< limits.max_set_members: 1..this. */
+#define SL_CONFIG_MAX_RULES_MAX 100000u         /**< limits.max_rules: 1..this. */
+#define SL_CONFIG_MAX_MATCHES_MAX 1024u         /**< limits.max_matches_per_event: 1..this. */
 
 /* Defaults of the optional fields. */
 #define SL_CONFIG_DEFAULT_MAX_GROUPS 100000u
 #define SL_CONFIG_DEFAULT_MAX_SET_MEMBERS 65536u
 #define SL_CONFIG_DEFAULT_MAX_VIEWS 64u
+#define SL_CONFIG_DEFAULT_MAX_RULES 10000u
+#define SL_CONFIG_DEFAULT_MAX_MATCHES 16u
 
 /** Input formats: X(enum suffix, name in the file). */
 #define SL_CONFIG_FORMATS(_) \
@@ -116,6 +127,38 @@ enum sl_config_agg_kind {
 	SL_CONFIG_AGG__MAX,
 };
 
+/** What a rule does to an event it matches: X(enum suffix, name in the file). */
+#define SL_CONFIG_RULE_ACTIONS(_) \
+	_(TAG, "tag")             \
+	_(DROP, "drop")           \
+	_(COUNT, "count")
+
+enum sl_config_rule_action {
+#define _(e, s) SL_CONFIG_RULE_##e,
+	SL_CONFIG_RULE_ACTIONS(_)
+#undef _
+	SL_CONFIG_RULE__MAX,
+};
+
+/**
+ * Pattern flags: X(enum suffix, name in the file). A rule's flags are a bit
+ * mask: bit (1u << SL_CONFIG_RULE_FLAG_x) per flag given.
+ */
+#define SL_CONFIG_RULE_FLAGS(_)      \
+	_(CASELESS, "caseless")      \
+	_(DOTALL, "dotall")          \
+	_(MULTILINE, "multiline")    \
+	_(SINGLEMATCH, "singlematch") \
+	_(UTF8, "utf8")              \
+	_(UCP, "ucp")
+
+enum sl_config_rule_flag {
+#define _(e, s) SL_CONFIG_RULE_FLAG_##e,
+	SL_CONFIG_RULE_FLAGS(_)
+#undef _
+	SL_CONFIG_RULE_FLAG__MAX,
+};
+
 /** One UDP input: datagrams to @c port are parsed as @c format. */
 struct sl_config_input {
 	enum sl_config_format format;
@@ -127,9 +170,32 @@ struct sl_config_limits {
 	uint32_t max_groups;      /**< Groups per view, per core, per window. */
 	uint32_t max_set_members; /**< Set members per core per window. */
 	uint32_t max_views;       /**< Views in the file: 1..SL_CONFIG_VIEWS_MAX. */
+	uint32_t max_rules;       /**< Rules in the file: 1..SL_CONFIG_MAX_RULES_MAX. */
+	/** Rules applied to one event: 1..SL_CONFIG_MAX_MATCHES_MAX. */
+	uint32_t max_matches_per_event;
 };
 
-/** One where-condition; a view's conditions must all hold. */
+/**
+ * One rule: a Hyperscan pattern (docs/rules.md) scanned over the raw line or
+ * one field of every event, and what to do with a match.
+ */
+struct sl_config_rule {
+	const char *id;      /**< [a-z0-9_]{1,64}, unique. */
+	const char *pattern; /**< 1..SL_CONFIG_PATTERN_MAX bytes, no control bytes. */
+	const char *on;      /**< "raw" or a field name ("event": the event name). */
+	bool on_raw;         /**< on is "raw". */
+	uint32_t flags;      /**< Bits (1u << enum sl_config_rule_flag). */
+	enum sl_config_rule_action action;
+	const char *tag;     /**< Action tag: the tag (default: the id); else NULL. */
+	uint32_t tag_index;  /**< Action tag: index in cfg->tags; else UINT32_MAX. */
+	unsigned int line;   /**< Where the rule starts in the file (1-based). */
+};
+
+/**
+ * One where-condition; a view's conditions must all hold. On the dimension
+ * "tags" (SL_CONFIG_TAGS_DIM) the values are tag names that rules define (EQ,
+ * IN: the event has one of them; EXISTS: any tag; NOT_EXISTS: none).
+ */
 struct sl_config_cond {
 	enum sl_config_cond_kind kind;
 	const char *dim;           /**< Dimension ("event" is the event name). */
@@ -179,6 +245,14 @@ struct sl_config {
 	uint64_t retention_ns; /**< Default retention of views; 0 = forever. */
 	struct sl_config_view *views;
 	uint32_t n_views; /**< 0..limits.max_views. */
+	struct sl_config_rule *rules;
+	uint32_t n_rules; /**< 0..limits.max_rules. */
+	/**
+	 * The tag table: tag i is the i-th distinct tag of the action-tag rules,
+	 * in rule order, and bit i of sl_event.tags.
+	 */
+	const char *const *tags;
+	uint32_t n_tags;  /**< 0..SL_CONFIG_TAGS_MAX. */
 	void *arena;      /**< Private: the memory behind every pointer above. */
 };
 
@@ -233,6 +307,22 @@ int sl_config_dump(const struct sl_config *cfg, FILE *f);
 bool sl_config_equal(const struct sl_config *a, const struct sl_config *b);
 
 /**
+ * Write a configuration that holds only view @p i of @p cfg and the rules
+ * that define the tags its where uses (none when it uses no tag), in the
+ * canonical form: a view's stand-alone definition, which loads on its own.
+ *
+ * @return 0, -EINVAL (@p i out of range), -ENOMEM or -EIO.
+ */
+int sl_config_dump_view(const struct sl_config *cfg, uint32_t i, FILE *f);
+
+/**
+ * Index of tag @p tag in cfg->tags (its bit in sl_event.tags).
+ *
+ * @return 0..cfg->n_tags - 1, or -ENOENT (no rule defines it; @p cfg NULL).
+ */
+int sl_config_tag_index(const struct sl_config *cfg, const char *tag);
+
+/**
  * Print @p err as "FILE:LINE:COL: message\n" ("FILE: message\n" without a
  * position).
  */
@@ -268,6 +358,12 @@ const char *sl_config_format_name(unsigned int format);
 
 /** Name of an aggregate kind ("quantiles"), or "?" when out of range. */
 const char *sl_config_agg_name(unsigned int kind);
+
+/** Name of a rule action ("drop"), or "?" when out of range. */
+const char *sl_config_rule_action_name(unsigned int action);
+
+/** Name of a rule flag ("caseless"), or "?" when out of range. */
+const char *sl_config_rule_flag_name(unsigned int flag);
 
 /** Name of a time mode ("event"), or "?" when out of range. */
 const char *sl_config_time_name(unsigned int time);

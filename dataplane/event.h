@@ -70,6 +70,17 @@ struct sl_event {
 	uint64_t ts_ns;       /**< Event time in ns since the Unix epoch, 0 when absent. */
 	uint32_t n_fields;
 	uint32_t scratch_used; /**< Bytes of @c scratch in use (JSON parser only). */
+	/**
+	 * Rule tags: bit i is tag i of the configuration (config.h, cfg->tags).
+	 * The parsers set 0; the dataplane ORs in sl_rules_apply()'s result
+	 * (rules.h) before the views see the event (where: {tags: ...}).
+	 */
+	uint64_t tags;
+	/**
+	 * The line as received (JSON: the line without its "\n" or "\r\n", a
+	 * span of the parsed buffer), for rules `on: raw`. Empty for binary events.
+	 */
+	struct sl_span raw;
 	struct sl_event_field fields[SL_EVENT_FIELDS_MAX]; /**< In input order. */
 	uint8_t scratch[SL_EVENT_SCRATCH];
 };

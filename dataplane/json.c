@@ -486,6 +486,8 @@ sl_json_parse_line(const uint8_t *line, uint32_t len, struct sl_event *ev)
 	ev->ts_ns = 0;
 	ev->n_fields = 0;
 	ev->scratch_used = 0;
+	ev->tags = 0;
+	ev->raw = (struct sl_span){ line, len };
 	if (!eat(&c, '{'))
 		return SL_DROP_JSON_SYNTAX;
 	skip_ws(&c);

@@ -39,6 +39,7 @@
 #include "ctl.h"
 #include "merge.h"
 #include "port.h"
+#include "rules.h"
 #include "store.h"
 #include "view.h"
 #include "vmerge.h"
@@ -102,6 +103,7 @@ struct app {
 	struct sl_config **retired;       /* configurations replaced by config_apply */
 	uint32_t n_retired, cap_retired;
 	char cfg_source[256];             /* the file, "built-in default" or "config_apply" */
+	struct sl_rules *rules;           /* cfg's compiled rules (NULL: none) */
 	struct sl_worker *workers;
 	unsigned int n_workers;
 	struct sl_merge *merge;
@@ -431,6 +433,15 @@ cmd_stats(const char *cmd, const char *args, char *out, size_t cap, void *arg)
 	jb_drops(&b, tot.drops);
 	jb(&b, ",\"packets\":{\"received\":%" PRIu64 ",\"accepted\":%" PRIu64 ",\"bytes\":%" PRIu64
 	   "}", tot.packets, tot.accepted, tot.bytes);
+	{
+		uint64_t hits = 0;
+
+		for (unsigned int i = 0; app->rules != NULL && i < app->n_workers; i++)
+			for (uint32_t k = 0; k < app->workers[i].n_rules; k++)
+				hits += __atomic_load_n(&app->workers[i].rule_hits[k], __ATOMIC_RELAXED);
+		jb(&b, ",\"rules\":{\"count\":%u,\"hits\":%" PRIu64 ",\"matches_capped\":%" PRIu64 "}",
+		   app->rules != NULL ? sl_rules_count(app->rules) : 0, hits, tot.rule_matches_capped);
+	}
 	jb(&b, ",\"producers\":{\"seen\":%" PRIu64 ",\"lost_datagrams\":%" PRIu64
 	   ",\"reordered_datagrams\":%" PRIu64 ",\"untracked_datagrams\":%" PRIu64 "}",
 	   tot.producers.producers, tot.producers.lost, tot.producers.reordered,
@@ -743,6 +754,8 @@ out:
 
 /* ---- configuration: show, apply (hot reload) ---- */
 
+static char *view_def(const struct sl_config *cfg, uint32_t i, size_t *len);
+
 /* Write @p s as a JSON string into @p f. */
 static void
 json_text(FILE *f, const char *s, size_t len)
@@ -889,32 +902,31 @@ cmd_config_show(const char *cmd, const char *args, char *out, size_t cap, void *
 	return n;
 }
 
-/* Is view @p a (of the running config) unchanged in @p b's config? Same text, same limits. */
+/*
+ * Is view @p ia of the running config @p ca unchanged as view @p ib of @p cb?
+ * Same definition text (rules behind its tags included), same set-member
+ * limit, and the same tag numbers (its plan holds them as a bit mask).
+ */
 static bool
-view_unchanged(const struct sl_config *ca, const struct sl_config_view *a,
-	       const struct sl_config *cb, const struct sl_config_view *b)
+view_unchanged(const struct sl_config *ca, uint32_t ia, const struct sl_config *cb, uint32_t ib)
 {
-	struct sl_config x = *cb, y = *cb;
-	char *ta = NULL, *tb = NULL;
+	const struct sl_config_view *a = &ca->views[ia];
+	char *ta, *tb;
 	size_t la = 0, lb = 0;
-	bool same = false;
-	FILE *f;
+	bool same;
 
-	if (strcmp(a->name, b->name) != 0 ||
+	if (strcmp(a->name, cb->views[ib].name) != 0 ||
 	    ca->limits.max_set_members != cb->limits.max_set_members)
 		return false;
-	x.views = (struct sl_config_view *)(uintptr_t)a;
-	x.n_views = 1;
-	y.views = (struct sl_config_view *)(uintptr_t)b;
-	y.n_views = 1;
-	if ((f = open_memstream(&ta, &la)) != NULL) {
-		(void)sl_config_dump(&x, f);
-		fclose(f);
+	for (uint32_t c = 0; c < a->n_where; c++) {
+		if (strcmp(a->where[c].dim, "tags") != 0)
+			continue;
+		for (uint32_t k = 0; k < ca->n_tags; k++)
+			if (sl_config_tag_index(cb, ca->tags[k]) != (int)k)
+				return false;
 	}
-	if ((f = open_memstream(&tb, &lb)) != NULL) {
-		(void)sl_config_dump(&y, f);
-		fclose(f);
-	}
+	ta = view_def(ca, ia, &la);
+	tb = view_def(cb, ib, &lb);
 	same = ta != NULL && tb != NULL && la == lb && memcmp(ta, tb, la) == 0;
 	free(ta);
 	free(tb);
@@ -962,7 +974,9 @@ cmd_config_apply(const char *cmd, const char *args, char *out, size_t cap, void 
 	struct sl_vmerge_view *vv = NULL, *nvv = NULL;
 	struct sl_worker_reload *wr = NULL;
 	uint32_t *idx = NULL, *slot = NULL, n_new = 0;
-	int32_t *from = NULL;
+	int32_t *from = NULL, *rfrom = NULL;
+	struct sl_rules *nrules = NULL;
+	bool all_acked = true;
 	char *yaml = NULL, msg[512];
 	size_t len;
 	FILE *f = NULL;
@@ -1013,7 +1027,7 @@ cmd_config_apply(const char *cmd, const char *args, char *out, size_t cap, void 
 
 		from[i] = -1;
 		for (uint32_t j = 0; j < old->n_views; j++)
-			if (view_unchanged(old, &old->views[j], cfg, v))
+			if (view_unchanged(old, j, cfg, i))
 				from[i] = (int32_t)j;
 		if (from[i] >= 0) {
 			plans[i] = app->plans[from[i]];
@@ -1021,7 +1035,7 @@ cmd_config_apply(const char *cmd, const char *args, char *out, size_t cap, void 
 			nvv[i] = app->vviews[from[i]];
 			continue;
 		}
-		rc = sl_view_plan_create(v, NULL, &plans[i]);
+		rc = sl_view_plan_create(v, &(struct sl_view_plan_params){ .cfg = cfg }, &plans[i]);
 		if (rc != 0 || sl_view_plan_group_size(plans[i]) > LIVE_BLOCK_MAX ||
 		    sl_vwin_slots_needed(v->window_slide_ns, v->allowed_lateness_ns) >
 			    SL_VWIN_SLOTS_MAX) {
@@ -1040,9 +1054,39 @@ cmd_config_apply(const char *cmd, const char *args, char *out, size_t cap, void 
 		vv[n_new].retention_ns = v->retention_ns;
 		idx[n_new++] = i;
 	}
+	/* The new rule set; the hit counts of unchanged rules carry over. */
+	if (cfg->n_rules > 0 && sl_rules_compile(cfg, &nrules, msg, sizeof(msg)) != 0)
+		goto refuse;
+	rfrom = calloc(cfg->n_rules + 1, sizeof(*rfrom));
+	if (rfrom == NULL) {
+		snprintf(msg, sizeof(msg), "out of memory");
+		goto refuse;
+	}
+	for (uint32_t i = 0; i < cfg->n_rules; i++) {
+		const struct sl_config_rule *a = &cfg->rules[i];
+
+		rfrom[i] = -1;
+		for (uint32_t j = 0; app->rules != NULL && j < old->n_rules; j++) {
+			const struct sl_config_rule *b = &old->rules[j];
+
+			if (strcmp(a->id, b->id) == 0 && strcmp(a->pattern, b->pattern) == 0 &&
+			    a->flags == b->flags && a->action == b->action && a->on_raw == b->on_raw &&
+			    (a->on_raw || strcmp(a->on, b->on) == 0))
+				rfrom[i] = (int32_t)j;
+		}
+	}
 	/* Per worker: the new views array, new views with their tables. */
 	for (unsigned int wi = 0; wi < app->n_workers; wi++) {
 		struct sl_worker *w = &app->workers[wi];
+
+		wr[wi].rules = nrules;
+		wr[wi].rule_from = rfrom;
+		if (nrules != NULL &&
+		    ((wr[wi].rule_hits = calloc(cfg->n_rules, sizeof(uint64_t))) == NULL ||
+		     sl_rules_scratch_alloc(nrules, &wr[wi].rules_scratch) != 0)) {
+			snprintf(msg, sizeof(msg), "out of memory for the rules");
+			goto refuse;
+		}
 
 		wr[wi].v = rte_zmalloc_socket("sl_vwin", sizeof(*wr[wi].v) * (cfg->n_views + 1),
 					      RTE_CACHE_LINE_SIZE, (int)w->socket);
@@ -1100,6 +1144,8 @@ cmd_config_apply(const char *cmd, const char *args, char *out, size_t cap, void 
 		struct sl_worker *w = &app->workers[wi];
 
 		wr[wi].old = w->vw.v;
+		wr[wi].old_scratch = w->rules_scratch;
+		wr[wi].old_hits = w->rule_hits;
 		w->reload = &wr[wi];
 		__atomic_store_n(&w->reload_seq, w->reload_seq + 1, __ATOMIC_RELEASE);
 	}
@@ -1112,9 +1158,14 @@ cmd_config_apply(const char *cmd, const char *args, char *out, size_t cap, void 
 
 			nanosleep(&ts, NULL);
 		}
-		/* The worker no longer reads its old array. */
-		if (__atomic_load_n(&w->reload_ack, __ATOMIC_ACQUIRE) == w->reload_seq)
+		/* The worker no longer reads its old array, scratch and counters. */
+		if (__atomic_load_n(&w->reload_ack, __ATOMIC_ACQUIRE) == w->reload_seq) {
 			rte_free(wr[wi].old);
+			sl_rules_scratch_free(wr[wi].old_scratch);
+			free(wr[wi].old_hits);
+		} else {
+			all_acked = false;
+		}
 	}
 	f = fmemopen(out, cap, "w");
 	if (f == NULL)
@@ -1154,6 +1205,10 @@ cmd_config_apply(const char *cmd, const char *args, char *out, size_t cap, void 
 	free(app->plans);
 	free(app->vviews);
 	free(app->vslot);
+	/* The old rule set: every worker moved on (else it stays, a stopped worker may hold it). */
+	if (all_acked)
+		sl_rules_free(app->rules);
+	app->rules = nrules;
 	app->cfg = cfg;
 	app->plans = plans;
 	app->vviews = nvv;
@@ -1165,11 +1220,18 @@ cmd_config_apply(const char *cmd, const char *args, char *out, size_t cap, void 
 	free(idx);
 	free(vv);
 	free(from);
+	if (all_acked)
+		free(rfrom); /* else a worker still to swap reads it */
 	goto reply;
 refuse:
 	/* Nothing changed in the workers; tables mapped for new views stay listed in vtabs. */
-	for (unsigned int wi = 0; wr != NULL && wi < app->n_workers; wi++)
+	for (unsigned int wi = 0; wr != NULL && wi < app->n_workers; wi++) {
 		rte_free(wr[wi].v);
+		sl_rules_scratch_free(wr[wi].rules_scratch);
+		free(wr[wi].rule_hits);
+	}
+	sl_rules_free(nrules);
+	free(rfrom);
 	for (uint32_t k = 0; plans != NULL && k < n_new; k++)
 		sl_view_plan_destroy(plans[idx[k]]);
 	free(plans);
@@ -1193,6 +1255,45 @@ reply:
 	return n;
 }
 
+/* Per-rule hit counts over every worker: {"rules":[{"id","action","on","tag","hits"}...]}. */
+static int
+cmd_rules(const char *cmd, const char *args, char *out, size_t cap, void *arg)
+{
+	struct app *app = arg;
+	const struct sl_config *cfg = app->cfg;
+	FILE *f = fmemopen(out, cap, "w");
+	int n = -1;
+
+	(void)cmd;
+	(void)args;
+	if (f == NULL)
+		return -1;
+	fputs("{\"rules\":[", f);
+	for (uint32_t k = 0; cfg != NULL && app->rules != NULL && k < cfg->n_rules; k++) {
+		const struct sl_config_rule *r = &cfg->rules[k];
+		uint64_t hits = 0;
+
+		for (unsigned int i = 0; i < app->n_workers; i++)
+			if (k < app->workers[i].n_rules)
+				hits += __atomic_load_n(&app->workers[i].rule_hits[k], __ATOMIC_RELAXED);
+		fputs(k ? ",{\"id\":" : "{\"id\":", f);
+		json_text(f, r->id, strlen(r->id));
+		fprintf(f, ",\"action\":\"%s\",\"on\":", sl_config_rule_action_name(r->action));
+		json_text(f, r->on_raw ? "raw" : r->on, strlen(r->on_raw ? "raw" : r->on));
+		if (r->tag != NULL) {
+			fputs(",\"tag\":", f);
+			json_text(f, r->tag, strlen(r->tag));
+		}
+		fprintf(f, ",\"hits\":%" PRIu64 "}", hits);
+	}
+	fputs("]}", f);
+	fflush(f);
+	if (!ferror(f) && ftell(f) < (long)cap)
+		n = (int)ftell(f);
+	fclose(f);
+	return n;
+}
+
 static int
 cmd_ping(const char *cmd, const char *args, char *out, size_t cap, void *arg)
 {
@@ -1205,6 +1306,7 @@ cmd_ping(const char *cmd, const char *args, char *out, size_t cap, void *arg)
 static const struct sl_ctl_cmd ctl_cmds[] = {
 	{ "stats", "per-core counters: received, aggregated, drops by reason", cmd_stats },
 	{ "ping", "liveness check", cmd_ping },
+	{ "rules", "per-rule hit counts (summed over cores)", cmd_rules },
 	{ "live", "live VIEW: the open windows of a view, merged across cores (query rows)", cmd_live },
 	{ "config_show", "the running configuration: {\"yaml\", \"source\"}", cmd_config_show },
 	{ "config_apply", "config_apply \"YAML\": validate and hot-reload views and inputs",
@@ -1323,6 +1425,15 @@ config_setup(struct app *app)
 		}
 		app->inputs[k].port = app->conf.udp_port;
 	}
+	if (cfg->n_rules > 0) {
+		char msg[512];
+
+		rc = sl_rules_compile(cfg, &app->rules, msg, sizeof(msg));
+		if (rc != 0) {
+			fprintf(stderr, "sluiced: %s\n", msg);
+			return rc;
+		}
+	}
 	app->plans = calloc(cfg->n_views ? cfg->n_views : 1, sizeof(*app->plans));
 	app->vviews = calloc(cfg->n_views ? cfg->n_views : 1, sizeof(*app->vviews));
 	app->vslot = calloc(cfg->n_views ? cfg->n_views : 1, sizeof(*app->vslot));
@@ -1333,7 +1444,8 @@ config_setup(struct app *app)
 	for (uint32_t i = 0; i < cfg->n_views; i++) {
 		const struct sl_config_view *v = &cfg->views[i];
 
-		rc = sl_view_plan_create(v, NULL, &app->plans[i]);
+		rc = sl_view_plan_create(v, &(struct sl_view_plan_params){ .cfg = cfg },
+					 &app->plans[i]);
 		if (rc != 0) {
 			fprintf(stderr, "sluiced: view '%s': %s\n", v->name, strerror(-rc));
 			return rc;
@@ -1363,20 +1475,20 @@ config_setup(struct app *app)
 	return 0;
 }
 
-/* The definition text of view @p i: a configuration holding only that view. */
+/*
+ * The definition text of view @p i: a configuration holding only that view
+ * and the rules that define the tags it filters on.
+ */
 static char *
 view_def(const struct sl_config *cfg, uint32_t i, size_t *len)
 {
-	struct sl_config one = *cfg;
 	char *buf = NULL;
 	FILE *f;
 
-	one.views = &cfg->views[i];
-	one.n_views = 1;
 	f = open_memstream(&buf, len);
 	if (f == NULL)
 		return NULL;
-	if (sl_config_dump(&one, f) != 0) {
+	if (sl_config_dump_view(cfg, i, f) != 0) {
 		fclose(f);
 		free(buf);
 		return NULL;
@@ -1566,6 +1678,16 @@ views_setup(struct app *app)
 				 rte_strerror(rte_errno));
 			return -ENOMEM;
 		}
+		if (app->rules != NULL) {
+			w->n_rules = sl_rules_count(app->rules);
+			w->rule_hits = calloc(w->n_rules, sizeof(*w->rule_hits));
+			if (w->rule_hits == NULL ||
+			    sl_rules_scratch_alloc(app->rules, &w->rules_scratch) != 0) {
+				MAIN_LOG(ERR, "cannot allocate the rules scratch of worker %u\n", wi);
+				return -ENOMEM;
+			}
+			w->rules = app->rules;
+		}
 		w->producers = rte_zmalloc_socket("sl_producers", sizeof(*w->producers),
 						  RTE_CACHE_LINE_SIZE, (int)w->socket);
 		if (w->producers == NULL)
@@ -1624,7 +1746,10 @@ views_free(struct app *app)
 		rte_free(app->workers[i].vw.v);
 		rte_free(app->workers[i].vpub);
 		rte_free(app->workers[i].producers);
+		sl_rules_scratch_free(app->workers[i].rules_scratch);
+		free(app->workers[i].rule_hits);
 	}
+	sl_rules_free(app->rules);
 	for (uint32_t i = 0; i < app->n_all_plans; i++)
 		sl_view_plan_destroy(app->all_plans[i]);
 	free(app->all_plans);

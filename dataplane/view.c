@@ -21,7 +21,7 @@
 #define MEMBER_SEED 0x5a17ce5eedULL /* same as agg.c's set members */
 #define KEY_SEED 0x71e3ULL
 #define HLL_RSE (1.04 / 128.0)      /* 1.04 / sqrt(2^SL_HLL_P) */
-#define NUM_TEXT_MAX 64
+#define NUM_TEXT_MAX SL_VIEW_TEXT_MAX
 
 #define ALIGN16(x) (((x) + 15) & ~(size_t)15)
 #define ALIGN64(x) (((x) + 63) & ~(size_t)63)
@@ -39,6 +39,8 @@ struct plan_cond {
 	struct plan_dim dim;
 	uint32_t n_values;
 	struct sl_span *values; /* copies, owned */
+	bool is_tags;           /* dimension "tags": test tag_mask against sl_event.tags */
+	uint64_t tag_mask;      /* EQ, IN: the values' bits; EXISTS, NOT_EXISTS: every bit */
 };
 
 struct plan_agg {
@@ -162,6 +164,25 @@ sl_view_plan_create(const struct sl_config_view *view, const struct sl_view_plan
 		    (c->kind == SL_CONFIG_COND_IN &&
 		     (c->n_values < 1 || c->n_values > SL_CONFIG_IN_MAX)))
 			goto fail;
+		pc->is_tags = strcmp(c->dim, SL_CONFIG_TAGS_DIM) == 0;
+		if (pc->is_tags) {
+			if (params == NULL || params->cfg == NULL)
+				goto fail;
+			/* EXISTS: any tag; NOT_EXISTS: none (sl_view_plan_match()). */
+			pc->tag_mask = UINT64_MAX;
+			if (c->kind == SL_CONFIG_COND_EQ || c->kind == SL_CONFIG_COND_IN) {
+				pc->tag_mask = 0;
+				for (uint32_t j = 0; j < c->n_values; j++) {
+					int t = c->values[j] ? sl_config_tag_index(params->cfg,
+										   c->values[j])
+							     : -ENOENT;
+
+					if (t < 0 || t >= SL_CONFIG_TAGS_MAX)
+						goto fail;
+					pc->tag_mask |= 1ULL << t;
+				}
+			}
+		}
 		if (c->kind != SL_CONFIG_COND_EQ && c->kind != SL_CONFIG_COND_IN)
 			continue;
 		pc->values = calloc(c->n_values, sizeof(*pc->values));
@@ -182,6 +203,9 @@ sl_view_plan_create(const struct sl_config_view *view, const struct sl_view_plan
 		if (rc != 0)
 			goto fail;
 		p->n_dims++;
+		rc = -EINVAL;
+		if (strcmp(view->group_by[i], SL_CONFIG_TAGS_DIM) == 0)
+			goto fail; /* a set of tags is not one dimension value */
 	}
 	rc = -EINVAL;
 	p->overflow_key[0] = (uint8_t)p->n_dims;
@@ -328,29 +352,15 @@ num_text(double v, char *buf, size_t cap)
 	return n;
 }
 
-/*
- * The text of dimension @p d in @p ev: false when absent. Numbers are
- * formatted into @p buf (NUM_TEXT_MAX bytes).
- */
-static bool
-dim_text(const struct sl_event *ev, const struct plan_dim *d, char *buf, struct sl_span *out)
+void
+sl_view_field_text(const struct sl_event_field *f, char *buf, struct sl_span *out)
 {
-	const struct sl_event_field *f;
 	int n;
 
-	if (d->is_event) {
-		if (ev->name.len == 0)
-			return false;
-		*out = ev->name;
-		return true;
-	}
-	f = sl_event_field_find(ev, d->name, d->len);
-	if (f == NULL)
-		return false;
 	switch (f->kind) {
 	case SL_FIELD_STR:
 		*out = f->str;
-		return true;
+		return;
 	case SL_FIELD_NUM:
 		if (f->num_exact) {
 			struct sl_agg_state st;
@@ -364,15 +374,37 @@ dim_text(const struct sl_event *ev, const struct plan_dim *d, char *buf, struct 
 		if (n < 0 || n >= NUM_TEXT_MAX)
 			n = 0;
 		*out = (struct sl_span){ (const uint8_t *)buf, (uint32_t)n };
-		return true;
+		return;
 	case SL_FIELD_BOOL:
 		*out = f->b ? (struct sl_span){ (const uint8_t *)"true", 4 }
 			    : (struct sl_span){ (const uint8_t *)"false", 5 };
-		return true;
+		return;
 	default:
 		*out = (struct sl_span){ (const uint8_t *)"null", 4 };
+		return;
+	}
+}
+
+/*
+ * The text of dimension @p d in @p ev: false when absent. Numbers are
+ * formatted into @p buf (NUM_TEXT_MAX bytes).
+ */
+static bool
+dim_text(const struct sl_event *ev, const struct plan_dim *d, char *buf, struct sl_span *out)
+{
+	const struct sl_event_field *f;
+
+	if (d->is_event) {
+		if (ev->name.len == 0)
+			return false;
+		*out = ev->name;
 		return true;
 	}
+	f = sl_event_field_find(ev, d->name, d->len);
+	if (f == NULL)
+		return false;
+	sl_view_field_text(f, buf, out);
+	return true;
 }
 
 static inline bool
@@ -388,7 +420,17 @@ sl_view_plan_match(const struct sl_view_plan *p, const struct sl_event *ev)
 		const struct plan_cond *c = &p->conds[i];
 		char buf[NUM_TEXT_MAX];
 		struct sl_span v;
-		bool present = dim_text(ev, &c->dim, buf, &v), hit = false;
+		bool present, hit = false;
+
+		if (c->is_tags) {
+			hit = (ev->tags & c->tag_mask) != 0;
+			if (c->kind == SL_CONFIG_COND_NOT_EXISTS)
+				hit = ev->tags == 0;
+			if (!hit)
+				return false;
+			continue;
+		}
+		present = dim_text(ev, &c->dim, buf, &v);
 
 		switch (c->kind) {
 		case SL_CONFIG_COND_EXISTS:

@@ -27,6 +27,14 @@
  * number 12. The dimension `event` is the event name (an absent name is an
  * absent dimension).
  *
+ * Tags. The dimension `tags` (SL_CONFIG_TAGS_DIM) is the event's rule tags
+ * (sl_event.tags, set by rules.h before the views): `where: {tags: abuse}`
+ * or `{tags: [abuse, fraud]}` holds when the event has any of these tags,
+ * `{tags: {exists: true}}` when it has any tag, `{exists: false}` when none.
+ * The plan compiles the names to a bit mask with the configuration's tag
+ * table (sl_view_plan_params.cfg), so the test is one AND. `tags` cannot be
+ * grouped by.
+ *
  * Missing fields. An event that passes `where` always counts for `count`.
  * An aggregate whose field is absent (or, for sum/min/max/avg/last/quantiles,
  * not a number) skips that event; the table counts such events once in
@@ -87,10 +95,18 @@
 #define SL_VIEW_LATE_MARK 0xffu
 /** Version byte of a serialized state. */
 #define SL_VIEW_SER_VERSION 1
+/** Room for a dimension's text (sl_view_field_text()). */
+#define SL_VIEW_TEXT_MAX 64
 
 /** Compile-time parameters of a plan. */
 struct sl_view_plan_params {
 	uint32_t dds_max_buckets; /**< 0: SL_VIEW_DDS_BUCKETS_DEFAULT. */
+	/**
+	 * The configuration whose tag table (cfg->tags) a where on `tags` uses;
+	 * borrowed for the call only. NULL: no tags (such a view fails with
+	 * -EINVAL). The plan must be rebuilt when the tag table changes.
+	 */
+	const struct sl_config *cfg;
 };
 
 struct sl_view_plan;  /**< Opaque; sl_view_plan_create(). */
@@ -142,6 +158,14 @@ const char *sl_view_plan_name(const struct sl_view_plan *plan);
 /** Kind (enum sl_config_agg_kind) and key ("sum(amount)") of aggregate @p i. */
 unsigned int sl_view_plan_agg_kind(const struct sl_view_plan *plan, uint32_t i);
 const char *sl_view_plan_agg_key(const struct sl_view_plan *plan, uint32_t i);
+
+/**
+ * The text of field @p f as a dimension (the file comment: a string's bytes,
+ * a number's decimal text, "true", "false", "null"). A number is formatted
+ * into @p buf (SL_VIEW_TEXT_MAX bytes); other spans point into the event or
+ * are constants. Allocates nothing; rules.h scans fields through it.
+ */
+void sl_view_field_text(const struct sl_event_field *f, char *buf, struct sl_span *out);
 
 /**
  * Whether @p ev passes the plan's where conditions. Does not touch any table.

@@ -224,6 +224,14 @@ handle_datagram(struct sl_worker *w, const uint8_t *pl, uint32_t plen, uint64_t 
 		unsigned int rc = sl_statsd_parse_line(line, ll, ev);
 
 		acc->received++;
+		if (rc == SL_DROP__MAX && w->rules != NULL) {
+			struct sl_rules_result res;
+
+			sl_rules_apply(w->rules, w->rules_scratch, NULL, line, ll, w->rule_hits, &res);
+			w->rules_capped += res.capped;
+			if (res.drop)
+				rc = SL_DROP_RULE_DROP;
+		}
 		if (rc == SL_DROP__MAX && !table_ok)
 			rc = SL_DROP_NO_TABLE;
 		if (rc == SL_DROP__MAX)
@@ -414,6 +422,16 @@ apply_reload(struct sl_worker *w, const struct sl_worker_reload *r)
 	}
 	w->vw.v = r->v;
 	w->vw.n_views = r->n_views;
+	/* The new rule set: hit counts of the rules it keeps carry over. */
+	for (uint32_t i = 0; r->rules != NULL && i < sl_rules_count(r->rules); i++)
+		r->rule_hits[i] = r->rule_from[i] >= 0 && w->rule_hits != NULL
+					  ? __atomic_load_n(&w->rule_hits[r->rule_from[i]], __ATOMIC_RELAXED)
+					  : 0;
+	w->rules = r->rules;
+	w->rules_scratch = r->rules_scratch;
+	__atomic_store_n(&w->rule_hits, r->rule_hits, __ATOMIC_RELEASE);
+	__atomic_store_n(&w->n_rules, r->rules != NULL ? sl_rules_count(r->rules) : 0,
+			 __ATOMIC_RELEASE);
 	w->n_inputs = r->n_inputs;
 	memcpy(w->in_port, r->in_port, sizeof(w->in_port));
 	memcpy(w->in_format, r->in_format, sizeof(w->in_format));
@@ -432,7 +450,23 @@ static void
 on_event(const struct sl_event *ev, void *arg)
 {
 	struct ev_ctx *c = arg;
-	unsigned int rc = sl_vwin_event(&c->w->vw, ev, c->t);
+	struct sl_worker *w = c->w;
+	unsigned int rc;
+
+	if (w->rules != NULL) {
+		struct sl_rules_result res;
+
+		sl_rules_apply(w->rules, w->rules_scratch, ev, ev->raw.p, ev->raw.len, w->rule_hits,
+			       &res);
+		w->rules_capped += res.capped;
+		if (res.drop) {
+			w->vdrops[SL_DROP_RULE_DROP]++;
+			return;
+		}
+		/* The event is the parser's scratch for this call: tagging it is safe. */
+		((struct sl_event *)(uintptr_t)ev)->tags = res.tags;
+	}
+	rc = sl_vwin_event(&w->vw, ev, c->t);
 
 	if (rc == SL_DROP__MAX)
 		c->acc->aggregated++;
@@ -524,6 +558,8 @@ handle_burst(struct sl_worker *w, struct rte_mbuf **pkts, uint16_t n, uint64_t w
 	}
 	batch_flush(w, &acc); /* before the mbufs the spans point into are freed */
 	rte_pktmbuf_free_bulk(pkts, n);
+	if (w->rules != NULL)
+		__atomic_store_n(&w->stats.rule_matches_capped, w->rules_capped, __ATOMIC_RELAXED);
 	if (acc.views) {
 		for (unsigned int r = 0; r < SL_DROP__MAX; r++)
 			if (w->vdrops[r] != 0) {
@@ -696,6 +732,7 @@ sl_worker_stats_read(const struct sl_worker *w, struct sl_dp_stats *acc)
 	acc->rx_paused += __atomic_load_n(&s->rx_paused, __ATOMIC_RELAXED);
 	acc->polls += __atomic_load_n(&s->polls, __ATOMIC_RELAXED);
 	acc->polls_empty += __atomic_load_n(&s->polls_empty, __ATOMIC_RELAXED);
+	acc->rule_matches_capped += __atomic_load_n(&s->rule_matches_capped, __ATOMIC_RELAXED);
 	acc->producers.lost += __atomic_load_n(&s->producers.lost, __ATOMIC_RELAXED);
 	acc->producers.reordered += __atomic_load_n(&s->producers.reordered, __ATOMIC_RELAXED);
 	acc->producers.untracked += __atomic_load_n(&s->producers.untracked, __ATOMIC_RELAXED);

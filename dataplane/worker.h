@@ -31,6 +31,7 @@
 
 #include "agg.h"
 #include "producers.h"
+#include "rules.h"
 #include "vwin.h"
 
 #define SL_MAX_WORKERS 64
@@ -59,6 +60,7 @@ struct sl_dp_stats {
 	uint64_t polls;        /**< Loop iterations that polled the RX queues... */
 	uint64_t polls_empty;  /**< ... and found nothing (poll efficiency: 1 - empty / polls). */
 	struct sl_producers_stats producers; /**< Binary producers' sequence numbers. */
+	uint64_t rule_matches_capped; /**< Events whose rule scan stopped at max_matches_per_event. */
 };
 
 /** How a worker tells time. */
@@ -87,6 +89,14 @@ struct sl_worker_reload {
 	uint16_t n_inputs;
 	uint16_t in_port[SL_MAX_INPUTS];
 	uint8_t in_format[SL_MAX_INPUTS];
+	/* The rule set (NULL: none), this worker's scratch and hit counters for it. */
+	const struct sl_rules *rules;
+	struct sl_rules_scratch *rules_scratch;
+	uint64_t *rule_hits;
+	const int32_t *rule_from;   /**< Per new rule: the running rule it continues, or -1. */
+	/* main only: what the swap retired, freed once the worker acknowledged. */
+	struct sl_rules_scratch *old_scratch;
+	uint64_t *old_hits;
 };
 
 struct __rte_cache_aligned sl_worker {
@@ -152,6 +162,16 @@ struct __rte_cache_aligned sl_worker {
 	 */
 	uint64_t vdrops[SL_DROP__MAX]; /**< JSON/binary drops of the current burst. */
 	struct sl_producers *producers; /**< Binary producers' sequences (main allocates). */
+	/*
+	 * Rules (rules.h): the compiled set is shared and read-only, the scratch
+	 * and the per-rule hit counters are this worker's (hits: written by the
+	 * worker, read by main with relaxed loads). Swapped by a reload.
+	 */
+	const struct sl_rules *rules;
+	struct sl_rules_scratch *rules_scratch;
+	uint64_t *rule_hits;
+	uint32_t n_rules;
+	uint64_t rules_capped;         /**< Private count, published in stats. */
 	uint64_t last_view_wall;       /**< Wall time of the latest JSON/binary datagram. */
 	uint32_t batch_n;
 	uint64_t batch_t[SL_BATCH];

@@ -213,6 +213,17 @@ int sl_store_view_list(struct sl_store *s, sl_store_view_fn fn, void *arg);
 int sl_store_delete_before(struct sl_store *s, uint32_t view, uint64_t before_ns,
 			   uint32_t max_keys, uint64_t *ret_deleted);
 
+/**
+ * The start of the newest committed window (slice) of @p view: the value of
+ * "last_window/<view>" (<view> the id in decimal), which every
+ * sl_store_put_window() raises and nothing lowers. sluice-ctld's stream
+ * polls it to learn that new windows were committed.
+ * @param[out] ret_start_ns  Set on success only.
+ * @return 0, -ENOENT (nothing committed for @p view yet), -EIO (LMDB, or a
+ *         value that is not 8 bytes).
+ */
+int sl_store_last_window(struct sl_store *s, uint32_t view, uint64_t *ret_start_ns);
+
 /** Storage statistics for metrics and status output. */
 struct sl_store_info {
 	uint64_t map_size;     /**< Configured map size, bytes. */

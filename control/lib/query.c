@@ -586,7 +586,7 @@ sl_query_run(struct sl_store *store, const struct sl_query_params *p,
 		seterr(e, "%s", msg);
 		goto err;
 	}
-	rc = sl_view_plan_create(r->view, NULL, &r->plan);
+	rc = sl_view_plan_create(r->view, &(struct sl_view_plan_params){ .cfg = r->cfg }, &r->plan);
 	if (rc < 0) {
 		seterr(e, "view '%s': cannot build its plan: %s", p->view, strerror(-rc));
 		rc = rc == -ENOMEM ? -ENOMEM : -EPROTO;

@@ -17,8 +17,11 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include <sluice/common.h>
 
+#include "http.h"
 #include "metrics.h"
 #include "record_json.h"
 
@@ -246,6 +249,157 @@ storage(FILE *f, json_t *root)
 	commit_histogram(f, st);
 }
 
+/*
+ * Worker polls by result: busy (the poll returned packets) and empty, from
+ * the cores' "polls" and "polls_empty"; poll efficiency is busy / polls.
+ * Nothing when sluiced does not count polls.
+ */
+static void
+core_polls(FILE *f, json_t *cores)
+{
+	bool any = false;
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(cores, i, c) {
+		uint64_t lcore, polls, empty;
+
+		if (!ju64(json_object_get(c, "lcore"), &lcore) ||
+		    !ju64(json_object_get(c, "polls"), &polls) ||
+		    !ju64(json_object_get(c, "polls_empty"), &empty))
+			continue;
+		if (!any)
+			family(f, "sluice_core_polls_total", "counter",
+			       "RX polls per worker lcore, by result: busy (packets received) or "
+			       "empty.");
+		any = true;
+		fprintf(f,
+			"sluice_core_polls_total{lcore=\"%" PRIu64 "\",result=\"busy\"} %" PRIu64
+			"\n"
+			"sluice_core_polls_total{lcore=\"%" PRIu64 "\",result=\"empty\"} %" PRIu64
+			"\n",
+			lcore, polls >= empty ? polls - empty : 0, lcore, empty);
+	}
+}
+
+/** One family with a sample per view of @p views, labelled view="name". */
+static void
+per_view(FILE *f, const char *name, const char *type, const char *help, json_t *views,
+	 const char *key)
+{
+	bool any = false;
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(views, i, v) {
+		const char *vname = json_string_value(json_object_get(v, "name"));
+		uint64_t n;
+
+		if (vname == NULL || !ju64(json_object_get(v, key), &n))
+			continue;
+		if (!any)
+			family(f, name, type, help);
+		any = true;
+		fprintf(f, "%s{view=", name);
+		label_value(f, vname);
+		fprintf(f, "} %" PRIu64 "\n", n);
+	}
+}
+
+/* The views of the configuration: per-view counters, summed over cores, and their storage. */
+static void
+views(FILE *f, json_t *root)
+{
+	static const char *const outcomes[] = { "aggregated", "late", "dropped" };
+	json_t *arr = json_object_get(root, "views"), *st = json_object_get(root, "views_storage");
+	uint64_t v;
+	size_t i;
+	json_t *e;
+
+	if (json_is_array(arr) && json_array_size(arr) > 0) {
+		family(f, "sluice_view_events_total", "counter",
+		       "Events matched by a view, by outcome: aggregated, late (not aggregated) or "
+		       "dropped.");
+		json_array_foreach(arr, i, e) {
+			const char *vname = json_string_value(json_object_get(e, "name"));
+
+			for (size_t k = 0; vname != NULL && k < 3; k++) {
+				if (!ju64(json_object_get(e, outcomes[k]), &v))
+					continue;
+				fputs("sluice_view_events_total{view=", f);
+				label_value(f, vname);
+				fprintf(f, ",outcome=\"%s\"} %" PRIu64 "\n", outcomes[k], v);
+			}
+		}
+		per_view(f, "sluice_view_matched_events_total", "counter",
+			 "Events that passed the view's where filter.", arr, "matched");
+		per_view(f, "sluice_view_overflow_events_total", "counter",
+			 "Events of a view that found its group table full (max_groups).", arr,
+			 "overflow_events");
+		per_view(f, "sluice_view_missing_field_events_total", "counter",
+			 "Events of a view that lacked a field an aggregate reads.", arr,
+			 "missing_field_events");
+		per_view(f, "sluice_view_slices_closed_total", "counter",
+			 "Slices of a view closed by the watermark, summed over cores.", arr,
+			 "slices_closed");
+		per_view(f, "sluice_view_slices_forced_total", "counter",
+			 "Slices of a view closed early (no free slot), summed over cores.", arr,
+			 "slices_forced");
+		per_view(f, "sluice_view_late_unattributed_total", "counter",
+			 "Late events of a view counted in the total but in no window (keep_late).",
+			 arr, "late_unattributed");
+	}
+	if (!json_is_object(st))
+		return;
+	one(f, "sluice_view_slices_committed_total", "counter",
+	    "View slices committed to the store.", st, "slices_committed");
+	one(f, "sluice_view_slices_amended_total", "counter",
+	    "Committed view slices written again with late partials.", st, "slices_amended");
+	one(f, "sluice_view_records_written_total", "counter", "View records written to the store.",
+	    st, "records_written");
+	one(f, "sluice_view_commit_errors_total", "counter", "View slice commits that failed.", st,
+	    "commit_errors");
+	one(f, "sluice_view_records_lost_total", "counter",
+	    "View records lost with failed commits.", st, "records_lost");
+	one(f, "sluice_view_merge_errors_total", "counter",
+	    "View groups that could not be merged (out of memory).", st, "merge_errors");
+	one(f, "sluice_view_late_notes_total", "counter",
+	    "Late-event notes received by the storage thread.", st, "late_notes");
+	one(f, "sluice_view_late_updates_total", "counter",
+	    "Writes of late counts alone to committed slices.", st, "late_updates");
+	one(f, "sluice_view_retention_deleted_records_total", "counter",
+	    "View records deleted by retention.", st, "retention_deleted");
+	one(f, "sluice_view_pending_slices", "gauge", "View slices merged, not yet committed.", st,
+	    "pending");
+	if (ju64(json_object_get(st, "last_commit_ns"), &v)) {
+		family(f, "sluice_view_last_commit_duration_seconds", "gauge",
+		       "Duration of the last view slice commit.");
+		fprintf(f, "sluice_view_last_commit_duration_seconds %.9g\n", (double)v / 1e9);
+	}
+}
+
+/* Upstream loss, from the binary format's per-producer sequence numbers. */
+static void
+producers(FILE *f, json_t *root)
+{
+	json_t *p = json_object_get(root, "producers");
+
+	if (!json_is_object(p))
+		return;
+	one(f, "sluice_producers_seen", "gauge",
+	    "Producers (binary format) whose sequence numbers sluiced tracks.", p, "seen");
+	/* A gap filled by a late datagram is taken back: a gauge, not a counter. */
+	one(f, "sluice_producer_lost_datagrams", "gauge",
+	    "Datagrams missing from producers' sequences (gaps not filled later).", p,
+	    "lost_datagrams");
+	one(f, "sluice_producer_reordered_datagrams_total", "counter",
+	    "Datagrams that arrived after a later one of the same producer.", p,
+	    "reordered_datagrams");
+	one(f, "sluice_producer_untracked_datagrams_total", "counter",
+	    "Datagrams of producers beyond those tracked (loss not measured).", p,
+	    "untracked_datagrams");
+}
+
 void
 sl_ctld_prom_write(FILE *f, json_t *stats, const struct sl_store_info *info)
 {
@@ -302,9 +456,12 @@ sl_ctld_prom_write(FILE *f, json_t *stats, const struct sl_store_info *info)
 			per_elem(f, "sluice_core_rx_paused_total", "counter",
 				 "Times a worker paused RX for backpressure.", cores, "lcore",
 				 "lcore", "rx_paused");
+			core_polls(f, cores);
 		}
+		producers(f, stats);
 		ports(f, stats);
 		storage(f, stats);
+		views(f, stats);
 	}
 	if (info != NULL) {
 		family(f, "sluice_lmdb_map_size_bytes", "gauge", "LMDB map size.");
@@ -314,6 +471,96 @@ sl_ctld_prom_write(FILE *f, json_t *stats, const struct sl_store_info *info)
 		family(f, "sluice_lmdb_records", "gauge", "Records in the store's windows table.");
 		fprintf(f, "sluice_lmdb_records %" PRIu64 "\n", info->records);
 	}
+}
+
+/* ---- the store's views and sluice-ctld's own counters ---- */
+
+struct view_ids {
+	char (*names)[SL_STORE_VIEW_NAME_MAX + 1];
+	uint32_t *ids;
+	size_t n, cap;
+};
+
+static int
+view_collect(const char *name, uint32_t id, const char *def, size_t len, void *arg)
+{
+	struct view_ids *v = arg;
+
+	(void)def;
+	(void)len;
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? 2 * v->cap : 16;
+		void *a = realloc(v->names, cap * sizeof(*v->names));
+
+		if (a == NULL)
+			return 1;
+		v->names = a;
+		a = realloc(v->ids, cap * sizeof(*v->ids));
+		if (a == NULL)
+			return 1;
+		v->ids = a;
+		v->cap = cap;
+	}
+	snprintf(v->names[v->n], sizeof(v->names[v->n]), "%s", name);
+	v->ids[v->n++] = id;
+	return 0;
+}
+
+void
+sl_ctld_prom_store_views(FILE *f, struct sl_store *s)
+{
+	struct view_ids v = { 0 };
+	bool any = false;
+
+	/* Names first (one read transaction), then each view's meta record. */
+	if (sl_store_view_list(s, view_collect, &v) == 0) {
+		for (size_t i = 0; i < v.n; i++) {
+			uint64_t start;
+
+			if (sl_store_last_window(s, v.ids[i], &start) < 0)
+				continue;
+			if (!any)
+				family(f, "sluice_view_last_slice_timestamp_seconds", "gauge",
+				       "Start of the newest slice of the view committed to the "
+				       "store (unix time).");
+			any = true;
+			fputs("sluice_view_last_slice_timestamp_seconds{view=", f);
+			label_value(f, v.names[i]);
+			fprintf(f, "} %.9g\n", (double)start / 1e9);
+		}
+	}
+	free(v.names);
+	free(v.ids);
+}
+
+static uint64_t
+ld(uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+void
+sl_ctld_prom_ctld(FILE *f, struct sl_ctld *c)
+{
+	family(f, "sluice_ctld_requests_total", "counter", "HTTP requests sluice-ctld received.");
+	fprintf(f, "sluice_ctld_requests_total %" PRIu64 "\n", ld(&c->cnt.requests));
+	family(f, "sluice_ctld_refused_total", "counter",
+	       "HTTP requests sluice-ctld answered with an error, by reason.");
+	for (unsigned int r = 0; r < SL_CTLD_REFUSED__MAX; r++)
+		fprintf(f, "sluice_ctld_refused_total{reason=\"%s\"} %" PRIu64 "\n",
+			sl_ctld_refusal_name(r), ld(&c->cnt.refused[r]));
+	family(f, "sluice_ctld_connections", "gauge", "Open HTTP connections.");
+	fprintf(f, "sluice_ctld_connections %" PRIu64 "\n", ld(&c->cnt.connections));
+	family(f, "sluice_ctld_connections_limit", "gauge",
+	       "Most HTTP connections served (--max-connections).");
+	fprintf(f, "sluice_ctld_connections_limit %u\n", c->max_conns);
+	family(f, "sluice_ctld_streams", "gauge", "Open event streams (SSE).");
+	fprintf(f, "sluice_ctld_streams %" PRIu64 "\n", ld(&c->cnt.sse_clients));
+	family(f, "sluice_ctld_streams_limit", "gauge", "Most event streams open (--max-sse).");
+	fprintf(f, "sluice_ctld_streams_limit %u\n", c->max_sse);
+	family(f, "sluice_ctld_stream_events_total", "counter",
+	       "Window events queued to event streams.");
+	fprintf(f, "sluice_ctld_stream_events_total %" PRIu64 "\n", ld(&c->cnt.sse_events));
 }
 
 /* ---- stored windows as JSON (the format of sluicectl --json metrics) ---- */

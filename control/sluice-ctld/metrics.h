@@ -8,7 +8,8 @@
  * @file
  * sluice-ctld's renderings: the Prometheus text exposition (format 0.0.4) of
  * sluiced's stats and the store's size, and the stored windows as the JSON
- * array `sluicectl --json metrics` prints. Threading: no shared state.
+ * array `sluicectl --json metrics` prints. Threading: no shared state
+ * (sl_ctld_prom_ctld() reads sluice-ctld's atomic counters).
  */
 
 #include <stdint.h>
@@ -18,12 +19,24 @@
 
 #include "store.h"
 
+struct sl_ctld;
+
 /**
  * Write the exposition to @p f. @p stats is sluiced's stats object (NULL when
  * the dataplane is down: only sluice_dataplane_up 0, build info and store
  * metrics then), @p info the store's (NULL when it cannot be opened).
  */
 void sl_ctld_prom_write(FILE *f, json_t *stats, const struct sl_store_info *info);
+
+/**
+ * Write the store's view of each registered view: the start of its newest
+ * committed slice (sluice_view_last_window_start_seconds{view}). Nothing on
+ * a read error.
+ */
+void sl_ctld_prom_store_views(FILE *f, struct sl_store *s);
+
+/** Write sluice-ctld's own families: refusals by reason, connections, streams. */
+void sl_ctld_prom_ctld(FILE *f, struct sl_ctld *c);
 
 /**
  * Write the windows of view 0 starting in [@p from_ns, @p to_ns) whose name is

@@ -102,6 +102,7 @@ enum sl_metric_type {
 	_(BIN_BAD_LENGTH, "bin_bad_length")                 \
 	_(BIN_BAD_FIELD, "bin_bad_field")                   \
 	_(BIN_COUNT_MISMATCH, "bin_count_mismatch")      \
+	_(RULE_DROP, "rule_drop")                           \
 	_(LATE, "late")                                     \
 	_(FILTERED, "filtered")
 

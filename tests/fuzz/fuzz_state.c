@@ -37,7 +37,8 @@ setup(void)
 	if (sl_config_load_string(y, strlen(y), "default", &cfg, &err) != 0)
 		abort();
 	for (uint32_t i = 0; i < cfg->n_views && n_plans < 8; i++)
-		if (sl_view_plan_create(&cfg->views[i], NULL, &plans[n_plans]) == 0)
+		if (sl_view_plan_create(&cfg->views[i], &(struct sl_view_plan_params){ .cfg = cfg },
+					&plans[n_plans]) == 0)
 			n_plans++;
 }
 

@@ -2,7 +2,9 @@
 # sluice-ctld against a live sluiced: /healthz, /v1/stats, /metrics (checked by
 # promtool when installed, else by a parser of the text format) while sluiced
 # runs; after it exits, /healthz turns 503 and /v1/metrics equals
-# `sluicectl --json metrics` byte for byte. Unknown paths 404, other methods 405.
+# `sluicectl --json metrics` byte for byte. Unknown paths 404, other methods 405,
+# each counted in sluice_ctld_refused_total; connections are kept alive. The
+# views API, streams, config and limits: ctld_views_test.sh.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -59,6 +61,23 @@ st, body = get("/v1/stats", "POST")
 assert st == 405, (st, body)
 st, body = get("/v1/metrics?from=abc")
 assert st == 400, (st, body)
+# Refusals are counted by reason.
+st, body = get("/metrics")
+m = {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1]) for l in body.decode().splitlines()
+     if l and not l.startswith("#")}
+for reason, n in (("not_found", 1), ("method_not_allowed", 1), ("bad_request", 1),
+                  ("dataplane_unavailable", 1)):
+    assert m['sluice_ctld_refused_total{reason="%s"}' % reason] == n, (reason, m)
+assert m["sluice_ctld_requests_total"] >= 6 and m["sluice_ctld_connections"] >= 1, m
+# Keep-alive: two requests, errors included, on one connection.
+import http.client
+c = http.client.HTTPConnection(url[len("http://"):], timeout=10)
+for path in ("/nope", "/v1/stats", "/healthz"):
+    c.request("GET", path)
+    r = c.getresponse()
+    r.read()
+    assert r.status in (404, 503) and r.getheader("Connection") != "close", (path, r.status)
+c.close()
 PY
 
 run_sluiced c "-l 0-1" "net_pcap0,rx_pcap=$T/ctld.pcap" --window 2s --exit-when-idle 6
@@ -126,6 +145,13 @@ assert any(k.startswith("sluice_build_info{") for k in samples)
 for k in ("sluice_lmdb_map_size_bytes", "sluice_lmdb_used_bytes", "sluice_lmdb_records"):
     assert k in samples, k
 assert any(k.startswith("sluice_port_rx_packets_total{") for k in samples)
+# Poll efficiency per core, when sluiced counts polls.
+for c in s["cores"]:
+    if "polls" in c:
+        busy = samples['sluice_core_polls_total{lcore="%d",result="busy"}' % c["lcore"]]
+        empty = samples['sluice_core_polls_total{lcore="%d",result="empty"}' % c["lcore"]]
+        assert busy > 0 and busy + empty >= c["polls"], (busy, empty, c["polls"])
+assert samples['sluice_ctld_refused_total{reason="not_found"}'] == 2
 PY
 if command -v promtool >/dev/null 2>&1; then
 	promtool check metrics <"$T/metrics.txt" || fail "promtool check metrics"

@@ -149,6 +149,17 @@ SL_TEST(default_loads_with_the_retail_views)
 #define HDR "version: 1\nviews:\n  - name: sales\n"
 #define WIN "    window: {size: 10s}\n"
 #define AGG "    aggregates: [count]\n"
+/* Rules start on line 3; RV ends a file of rules without views. */
+#define RHDR "version: 1\nrules:\n"
+#define RV "views: []\n"
+#define R1 "  - {id: r1, pattern: abc, on: raw, action: count"
+/* 4097 bytes */
+#define P16 "aaaaaaaaaaaaaaaa"
+#define P256 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16 P16
+#define P4096 P256 P256 P256 P256 P256 P256 P256 P256 P256 P256 P256 P256 P256 P256 P256 P256
+/* A view whose where uses tags, after rules that define tag 'abuse' (lines 3-4). */
+#define TAGRULES RHDR "  - {id: r1, pattern: abc, on: raw, action: tag, tag: abuse}\n" \
+		 "  - {id: r2, pattern: def, on: raw, action: count}\nviews:\n  - name: sales\n"
 
 static const struct bad_case {
 	const char *yaml;
@@ -219,7 +230,13 @@ static const struct bad_case {
 	{ HDR "    where: {coupon: {exist: true}}\n" WIN AGG, 4, "unknown field 'exist' in where.coupon in view 'sales' (did you mean 'exists'?)" },
 	{ HDR "    where: {coupon: {}}\n" WIN AGG, 4, "missing required field 'exists' in where.coupon" },
 	{ HDR "    where: {\"store name\": s1}\n" WIN AGG, 4, "bad dimension name 'store name'" },
-	{ HDR "    where: {tag: fraud}\n" WIN AGG, 4, "'tag' in where in view 'sales': rule tags are not supported yet" },
+	{ HDR "    where: {tag: fraud}\n" WIN AGG, 4, "'tag' in where in view 'sales' is reserved: rule tags are 'tags'" },
+	/* where on tags, and tags in group_by */
+	{ HDR "    where: {tags: abuse}\n" WIN AGG, 4, "unknown tag 'abuse' in where.tags in view 'sales' (no rule defines a tag)" },
+	{ TAGRULES "    where: {tags: fraud}\n" WIN AGG, 7, "unknown tag 'fraud' in where.tags in view 'sales' (rules define: abuse)" },
+	{ TAGRULES "    where:\n      tags: [abuse, r2]\n" WIN AGG, 8, "unknown tag 'r2' in where.tags in view 'sales'" },
+	{ TAGRULES "    where: {tags: {exist: true}}\n" WIN AGG, 7, "unknown field 'exist' in where.tags in view 'sales'" },
+	{ TAGRULES "    group_by: [store, tags]\n" WIN AGG, 7, "'tags' cannot be in group_by in view 'sales'" },
 	{ HDR "    where:\n      event: visit\n      event: purchase\n" WIN AGG, 6, "duplicate field 'event' in where in view 'sales' (first at line 5)" },
 	/* group_by */
 	{ HDR "    group_by: store\n" WIN AGG, 4, "wrong type for group_by in view 'sales': expected a list, got 'store'" },
@@ -265,6 +282,42 @@ static const struct bad_case {
 	{ HDR WIN "    aggregates: []\n", 5, "aggregates in view 'sales' is empty" },
 	{ HDR WIN "    aggregates: [{sum: amount}]\n", 5, "wrong type for aggregates in view 'sales': expected a string, got a mapping" },
 	{ HDR WIN "    aggregates:\n      - count\n      - \"sum(x y)\"\n", 7, "bad aggregate 'sum(x y)'" },
+	/* rules */
+	{ RHDR R1 ", flag: [caseless]}\n" RV, 3, "unknown field 'flag' in rule 'r1' (did you mean 'flags'?)" },
+	{ RHDR R1 "}\n" R1 "}\n" RV, 4, "duplicate rule id 'r1' (first at line 3)" },
+	{ RHDR R1 ", flags: [caseless, nocase]}\n" RV, 3, "unknown flag 'nocase' in rule 'r1' (expected caseless, dotall, multiline, singlematch, utf8, ucp)" },
+	{ RHDR R1 ", flags: [utf8, ucp, utf8]}\n" RV, 3, "duplicate flag 'utf8' in rule 'r1'" },
+	{ RHDR R1 ", flags: caseless}\n" RV, 3, "wrong type for flags in rule 'r1': expected a list, got 'caseless'" },
+	{ RHDR "  - {id: r1, pattern: abc, on: raw, action: block}\n" RV, 3, "unknown action 'block' in rule 'r1' (expected tag, drop or count)" },
+	{ RHDR "  - {id: r1, pattern: abc, on: raw, action: drop, tag: x}\n" RV, 3, "field 'tag' in rule 'r1' needs action: tag (the action is drop)" },
+	{ RHDR R1 ", tag: x}\n" RV, 3, "field 'tag' in rule 'r1' needs action: tag (the action is count)" },
+	{ "version: 1\nlimits: {max_rules: 2}\nrules:\n" R1 "}\n  - {id: r2, pattern: a, on: raw, action: count}\n  - {id: r3, pattern: a, on: raw, action: count}\n" RV, 6, "more rules (3) than limits.max_rules (2)" },
+	{ RHDR "  - {id: r1, pattern: '" P4096 "a', on: raw, action: count}\n" RV, 3, "pattern in rule 'r1' too long: 4097 bytes (at most 4096)" },
+	{ RHDR "  - {id: r1, pattern: '', on: raw, action: count}\n" RV, 3, "empty pattern in rule 'r1'" },
+	{ RHDR "  - id: r1\n    pattern:\n    on: raw\n    action: count\n" RV, 4, "wrong type for pattern in rule 'r1': expected a string, got nothing" },
+	{ RHDR "  - {id: r1, pattern: \"a\\tb\", on: raw, action: count}\n" RV, 3, "control character in pattern in rule 'r1' (write it as an escape such as \\n or \\x01)" },
+	{ RHDR "  - {id: r1, pattern: \"a\\0b\", on: raw, action: count}\n" RV, 3, "control character in pattern in rule 'r1'" },
+	{ RHDR "  - {id: Coupon, pattern: abc, on: raw, action: count}\n" RV, 3, "bad rule id 'Coupon' (expected [a-z0-9_], 1 to 64 characters)" },
+	{ RHDR "  - {id: a2345678901234567890123456789012345678901234567890123456789012345, pattern: abc, on: raw, action: count}\n" RV, 3, "bad rule id" },
+	{ RHDR "  - {pattern: abc, on: raw, action: count}\n" RV, 3, "missing required field 'id' in rules[1]" },
+	{ RHDR "  - {id: r1, on: raw, action: count}\n" RV, 3, "missing required field 'pattern' in rule 'r1'" },
+	{ RHDR "  - {id: r1, pattern: abc, action: count}\n" RV, 3, "missing required field 'on' in rule 'r1' (raw or a field name)" },
+	{ RHDR "  - {id: r1, pattern: abc, on: raw}\n" RV, 3, "missing required field 'action' in rule 'r1' (tag, drop or count)" },
+	{ RHDR "  - {id: r1, pattern: abc, on: \"a b\", action: count}\n" RV, 3, "bad field name 'a b' for on in rule 'r1' (expected raw or a field name" },
+	{ RHDR "  - {id: r1, pattern: abc, on: raw, action: tag, tag: Abuse}\n" RV, 3, "bad tag 'Abuse' in rule 'r1' (expected [a-z0-9_], 1 to 64 characters)" },
+	{ RHDR "  - id: r1\n    pattern: '(abc'\n    on: raw\n    action: count\n" RV, 4, "bad pattern in rule 'r1': Hyperscan: Missing close parenthesis for group started at index 0." },
+	{ RHDR "  - {id: r1, pattern: '(a)\\1', on: raw, action: count}\n" RV, 3, "bad pattern in rule 'r1': Hyperscan: Back-references are unsupported." },
+	{ RHDR "  - {id: r1, pattern: 'x*', on: raw, action: count}\n" RV, 3, "bad pattern in rule 'r1': it can match an empty string" },
+	{ RHDR "  - {id: r1, pattern: '\\bfoo', on: raw, action: count, flags: [utf8, ucp]}\n" RV, 3, "bad pattern in rule 'r1': Hyperscan: \\b unsupported in UCP mode" },
+	{ RHDR "  - id: r1\n    pattern: abc\n    on: raw\n    action: tag\n    tag:\n" RV, 7, "wrong type for tag in rule 'r1': expected a string, got nothing" },
+	{ "version: 1\nrules: {id: r1}\n" RV, 2, "wrong type for rules: expected a list, got a mapping" },
+	{ "version: 1\nrules: [abc]\n" RV, 2, "wrong type for rules[1]: expected a mapping, got 'abc'" },
+	{ "version: 1\nrule: []\n" RV, 2, "unknown field 'rule' at top level (did you mean 'rules'?)" },
+	{ "version: 1\nlimits:\n  max_rules: 0\n" RV, 3, "limits.max_rules out of range: 0 (expected 1..100000)" },
+	{ "version: 1\nlimits:\n  max_rules: 100001\n" RV, 3, "limits.max_rules out of range: 100001 (expected 1..100000)" },
+	{ "version: 1\nlimits:\n  max_matches_per_event: 0\n" RV, 3, "limits.max_matches_per_event out of range: 0 (expected 1..1024)" },
+	{ "version: 1\nlimits:\n  max_matches_per_event: 1025\n" RV, 3, "limits.max_matches_per_event out of range: 1025" },
+	{ "version: 1\nlimits:\n  max_matches: 5\n" RV, 3, "unknown field 'max_matches' in limits" },
 	/* retention and max_groups */
 	{ HDR WIN AGG "    retention: 5s\n", 6, "retention 5s of view 'sales' is shorter than its window (10s)" },
 	{ "version: 1\nretention: 1s\nviews:\n  - name: sales\n" WIN AGG, 2, "retention 1s of view 'sales' is shorter than its window (10s)" },
@@ -391,6 +444,188 @@ SL_TEST(every_feature_loads)
 	return SL_TEST_PASS;
 }
 
+SL_TEST(rules_load)
+{
+	static const char yaml[] =
+		"version: 1\n"
+		"limits: {max_rules: 5, max_matches_per_event: 3}\n"
+		"rules:\n"
+		"  - id: coupon_abuse\n"
+		"    pattern: 'coupon=[A-Z]{4}-FREE'\n"
+		"    on: raw\n"
+		"    flags: [caseless]\n"
+		"    action: tag\n"
+		"    tag: abuse\n"
+		"  - {id: fraud, pattern: 'fr(au|o)d', on: note, action: tag, flags: [ucp, utf8, dotall, multiline, singlematch]}\n"
+		"  - {id: no_test, pattern: '^test$', on: event, action: drop}\n"
+		"  - {id: big, pattern: '^[0-9]{4,}', on: amount, action: count, flags: []}\n"
+		"  - {id: abuse2, pattern: 'FREE', on: coupon, action: tag, tag: abuse}\n"
+		"views:\n"
+		"  - name: v\n"
+		"    where:\n"
+		"      tags: [fraud, abuse]\n"
+		"      event: purchase\n"
+		"    window: {size: 1s}\n"
+		"    aggregates: [count]\n"
+		"  - name: w\n"
+		"    where: {tags: {exists: false}}\n"
+		"    window: {size: 1s}\n"
+		"    aggregates: [count]\n";
+	struct sl_config_error err;
+	struct sl_config *cfg = NULL;
+	const struct sl_config_rule *r;
+
+	SL_ASSERT_OK(load(yaml, &cfg, &err));
+	SL_ASSERT_EQ(cfg->limits.max_rules, 5);
+	SL_ASSERT_EQ(cfg->limits.max_matches_per_event, 3);
+	SL_ASSERT_EQ(cfg->n_rules, 5);
+	r = &cfg->rules[0];
+	SL_ASSERT_STR_EQ(r->id, "coupon_abuse");
+	SL_ASSERT_STR_EQ(r->pattern, "coupon=[A-Z]{4}-FREE");
+	SL_ASSERT_STR_EQ(r->on, "raw");
+	SL_ASSERT(r->on_raw);
+	SL_ASSERT_EQ(r->flags, 1u << SL_CONFIG_RULE_FLAG_CASELESS);
+	SL_ASSERT_EQ(r->action, SL_CONFIG_RULE_TAG);
+	SL_ASSERT_STR_EQ(r->tag, "abuse");
+	SL_ASSERT_EQ(r->tag_index, 0);
+	SL_ASSERT_EQ(r->line, 4);
+	r = &cfg->rules[1];
+	SL_ASSERT(!r->on_raw);
+	SL_ASSERT_STR_EQ(r->on, "note");
+	SL_ASSERT_EQ(r->flags, ((1u << SL_CONFIG_RULE_FLAG__MAX) - 1) & ~(1u << SL_CONFIG_RULE_FLAG_CASELESS));
+	SL_ASSERT_STR_EQ(r->tag, "fraud"); /* the id by default */
+	SL_ASSERT_EQ(r->tag_index, 1);
+	SL_ASSERT_EQ(r->line, 10);
+	r = &cfg->rules[2];
+	SL_ASSERT_EQ(r->action, SL_CONFIG_RULE_DROP);
+	SL_ASSERT_NULL(r->tag);
+	SL_ASSERT_EQ(r->tag_index, UINT32_MAX);
+	SL_ASSERT_EQ(cfg->rules[3].action, SL_CONFIG_RULE_COUNT);
+	SL_ASSERT_EQ(cfg->rules[3].flags, 0);
+	SL_ASSERT_EQ(cfg->rules[4].tag_index, 0); /* abuse again */
+	SL_ASSERT(cfg->rules[4].tag == cfg->tags[0]);
+	/* The tag table: distinct tags of the tag rules, in rule order. */
+	SL_ASSERT_EQ(cfg->n_tags, 2);
+	SL_ASSERT_STR_EQ(cfg->tags[0], "abuse");
+	SL_ASSERT_STR_EQ(cfg->tags[1], "fraud");
+	SL_ASSERT_EQ(sl_config_tag_index(cfg, "fraud"), 1);
+	SL_ASSERT_EQ(sl_config_tag_index(cfg, "big"), -ENOENT);
+	SL_ASSERT_EQ(sl_config_tag_index(NULL, "abuse"), -ENOENT);
+	/* where on tags */
+	SL_ASSERT_EQ(cfg->views[0].where[0].kind, SL_CONFIG_COND_IN);
+	SL_ASSERT_STR_EQ(cfg->views[0].where[0].dim, "tags");
+	SL_ASSERT_EQ(cfg->views[0].where[0].n_values, 2);
+	SL_ASSERT_EQ(cfg->views[1].where[0].kind, SL_CONFIG_COND_NOT_EXISTS);
+	SL_ASSERT_STR_EQ(sl_config_rule_action_name(SL_CONFIG_RULE_COUNT), "count");
+	SL_ASSERT_STR_EQ(sl_config_rule_action_name(99), "?");
+	SL_ASSERT_STR_EQ(sl_config_rule_flag_name(SL_CONFIG_RULE_FLAG_UCP), "ucp");
+	SL_ASSERT_STR_EQ(sl_config_rule_flag_name(99), "?");
+	sl_config_free(cfg);
+	return SL_TEST_PASS;
+}
+
+/* Build "version: 1\nrules:\n" + n tag rules with tags t0, t1, ... (the k-th reusing t0). */
+static char *
+tag_rules_yaml(unsigned int n, unsigned int reuse_every)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	unsigned int t = 0;
+
+	if (f == NULL)
+		return NULL;
+	fputs("version: 1\nrules:\n", f);
+	for (unsigned int i = 0; i < n; i++) {
+		if (reuse_every && i % reuse_every == reuse_every - 1)
+			fprintf(f, "  - {id: r%u, pattern: x, on: raw, action: tag, tag: t0}\n", i);
+		else
+			fprintf(f, "  - {id: r%u, pattern: x, on: raw, action: tag, tag: t%u}\n", i, t++);
+	}
+	fputs("views: []\n", f);
+	fclose(f);
+	return buf;
+}
+
+SL_TEST(at_most_64_distinct_tags)
+{
+	struct sl_config_error err;
+	struct sl_config *cfg = NULL;
+	char *yaml;
+
+	/* 64 tags over 80 rules (every 5th rule reuses t0). */
+	yaml = tag_rules_yaml(80, 5);
+	SL_ASSERT_NOT_NULL(yaml);
+	SL_ASSERT_OK(load(yaml, &cfg, &err));
+	SL_ASSERT_EQ(cfg->n_tags, 64);
+	SL_ASSERT_EQ(cfg->rules[78].tag_index, 63);
+	SL_ASSERT_EQ(cfg->rules[79].tag_index, 0);
+	SL_ASSERT_EQ(cfg->rules[4].tag_index, 0);
+	sl_config_free(cfg);
+	free(yaml);
+	yaml = tag_rules_yaml(81, 5);
+	SL_ASSERT_EQ(load(yaml, &cfg, &err), -EINVAL);
+	SL_ASSERT_EQ(err.line, 3 + 80);
+	SL_ASSERT_STR_EQ(err.msg, "more than 64 distinct tags: tag 't64' in rule 'r80' would be "
+				  "the 65th");
+	free(yaml);
+	return SL_TEST_PASS;
+}
+
+SL_TEST(pattern_length_edges)
+{
+	char yaml[SL_CONFIG_PATTERN_MAX + 256];
+	struct sl_config_error err;
+	struct sl_config *cfg = NULL;
+	int n;
+
+	n = snprintf(yaml, sizeof(yaml), "version: 1\nrules:\n  - {id: r, on: raw, action: count, "
+					 "pattern: '");
+	memset(yaml + n, 'a', SL_CONFIG_PATTERN_MAX);
+	snprintf(yaml + n + SL_CONFIG_PATTERN_MAX, sizeof(yaml) - n - SL_CONFIG_PATTERN_MAX,
+		 "'}\nviews: []\n");
+	SL_ASSERT_OK(load(yaml, &cfg, &err));
+	SL_ASSERT_EQ(strlen(cfg->rules[0].pattern), SL_CONFIG_PATTERN_MAX);
+	sl_config_free(cfg);
+	/* One byte shorter and one byte longer than the limit. */
+	memmove(yaml + n + SL_CONFIG_PATTERN_MAX - 1, yaml + n + SL_CONFIG_PATTERN_MAX,
+		strlen(yaml + n + SL_CONFIG_PATTERN_MAX) + 1);
+	SL_ASSERT_OK(load(yaml, &cfg, &err));
+	SL_ASSERT_EQ(strlen(cfg->rules[0].pattern), SL_CONFIG_PATTERN_MAX - 1);
+	sl_config_free(cfg);
+	memmove(yaml + n + 2, yaml + n, strlen(yaml + n) + 1);
+	SL_ASSERT_EQ(load(yaml, &cfg, &err), -EINVAL);
+	SL_ASSERT(strstr(err.msg, "too long: 4097 bytes (at most 4096)") != NULL);
+	return SL_TEST_PASS;
+}
+
+SL_TEST(many_rules_with_unique_ids)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct sl_config_error err;
+	struct sl_config *cfg = NULL;
+
+	SL_ASSERT_NOT_NULL(f);
+	fputs("version: 1\nlimits: {max_rules: 3000}\nrules:\n", f);
+	for (unsigned int i = 0; i < 3000; i++)
+		fprintf(f, "  - {id: rule_%u, pattern: 'kw%u', on: f%u, action: count}\n", i, i, i % 7);
+	fputs("  - {id: rule_1234, pattern: dup, on: raw, action: count}\nviews: []\n", f);
+	fclose(f);
+	/* 3001 rules over a limit of 3000. */
+	SL_ASSERT_EQ(load(buf, &cfg, &err), -EINVAL);
+	SL_ASSERT_EQ(err.line, 4 + 3000);
+	SL_ASSERT(strstr(err.msg, "more rules (3001) than limits.max_rules (3000)") != NULL);
+	/* With room: the duplicate id is found (a hash, not 4.5 million comparisons). */
+	memcpy(strstr(buf, "3000}"), "4000}", 5);
+	SL_ASSERT_EQ(load(buf, &cfg, &err), -EINVAL);
+	SL_ASSERT_EQ(err.line, 4 + 3000);
+	SL_ASSERT_STR_EQ(err.msg, "duplicate rule id 'rule_1234' (first at line 1238)");
+	free(buf);
+	return SL_TEST_PASS;
+}
+
 static const struct limit_case {
 	const char *yaml;
 	bool ok;
@@ -408,6 +643,18 @@ static const struct limit_case {
 	{ "limits: {max_views: 256}", true },
 	{ "limits: {max_views: 0}", false },
 	{ "limits: {max_views: 257}", false },
+	{ "limits: {max_rules: 1}", true },
+	{ "limits: {max_rules: 100000}", true },
+	{ "limits: {max_rules: 100001}", false },
+	{ "limits: {max_matches_per_event: 1}", true },
+	{ "limits: {max_matches_per_event: 1024}", true },
+	{ "limits: {max_matches_per_event: 1025}", false },
+	{ "limits: {max_rules: 2}\nrules: [{id: a, pattern: x, on: raw, action: count}, {id: b, pattern: x, on: raw, action: count}]", true },
+	{ "limits: {max_rules: 1}\nrules: [{id: a, pattern: x, on: raw, action: count}, {id: b, pattern: x, on: raw, action: count}]", false },
+	{ "rules: []", true },
+	{ "rules: [{id: a234567890123456789012345678901234567890123456789012345678901234, pattern: x, on: raw, action: count}]", true },
+	{ "rules: [{id: a, pattern: x, on: a234567890123456789012345678901234567890123456789012345678901234, action: count}]", true },
+	{ "rules: [{id: a, pattern: x, on: a2345678901234567890123456789012345678901234567890123456789012345, action: count}]", false },
 	{ "inputs: [{format: statsd, port: 1}]", true },
 	{ "inputs: [{format: statsd, port: 65535}]", true },
 	{ "inputs: [{format: statsd, port: 0}]", false },
@@ -615,6 +862,113 @@ SL_TEST(dump_load_round_trip_every_feature)
 		"    aggregates: [count]\n");
 }
 
+SL_TEST(dump_load_round_trip_rules)
+{
+	return check_round_trip(
+		"version: 1\n"
+		"limits: {max_rules: 7, max_matches_per_event: 1}\n"
+		"rules:\n"
+		"  - {id: a, pattern: 'coupon=[A-Z]{4}-FREE', on: raw, action: tag, tag: abuse}\n"
+		"  - {id: b, pattern: '\\d+\\.\\d{2}\\\\\"x', on: amount, action: count, flags: [utf8, caseless]}\n"
+		"  - {id: c, pattern: 'caf\xc3\xa9|it''s|#x: y', on: note, action: drop, flags: [ucp, utf8]}\n"
+		"  - {id: \"null\", pattern: 'n', on: \"null\", action: tag}\n"
+		"  - {id: e, pattern: '[[:alpha:]]', on: x.y-z, action: tag, tag: abuse, flags: [singlematch, multiline, dotall]}\n"
+		"views:\n"
+		"  - name: v\n"
+		"    where: {tags: [abuse, \"null\"], event: x}\n"
+		"    window: {size: 1s}\n"
+		"    aggregates: [count]\n"
+		"  - name: w\n"
+		"    where: {tags: {exists: true}}\n"
+		"    window: {size: 1s}\n"
+		"    aggregates: [count]\n");
+}
+
+SL_TEST(dump_of_rules_is_explicit)
+{
+	static const char yaml[] =
+		"version: 1\n"
+		"rules:\n"
+		"  - {id: r1, pattern: 'a\\.b\"c', on: raw, action: tag}\n"
+		"  - {id: r2, pattern: x, on: sku, action: drop, flags: [utf8, caseless]}\n"
+		"views: []\n";
+	struct sl_config_error err;
+	struct sl_config *cfg = NULL;
+	char *d;
+
+	SL_ASSERT_OK(load(yaml, &cfg, &err));
+	d = dump_str(cfg);
+	SL_ASSERT_NOT_NULL(d);
+	SL_ASSERT(strstr(d, "  max_rules: 10000\n  max_matches_per_event: 16\n") != NULL);
+	SL_ASSERT(strstr(d, "rules:\n"
+			    "  - id: r1\n"
+			    "    pattern: \"a\\\\.b\\\"c\"\n"
+			    "    on: raw\n"
+			    "    flags: []\n"
+			    "    action: tag\n"
+			    "    tag: r1\n"
+			    "  - id: r2\n"
+			    "    pattern: \"x\"\n"
+			    "    on: sku\n"
+			    "    flags: [caseless, utf8]\n"
+			    "    action: drop\n"
+			    "views: []\n") != NULL);
+	free(d);
+	sl_config_free(cfg);
+	return SL_TEST_PASS;
+}
+
+SL_TEST(dump_view_keeps_the_rules_of_its_tags)
+{
+	static const char yaml[] =
+		"version: 1\n"
+		"rules:\n"
+		"  - {id: r1, pattern: a, on: raw, action: tag, tag: abuse}\n"
+		"  - {id: r2, pattern: b, on: raw, action: tag, tag: fraud}\n"
+		"  - {id: r3, pattern: c, on: raw, action: count}\n"
+		"  - {id: r4, pattern: d, on: raw, action: tag, tag: abuse}\n"
+		"  - {id: r5, pattern: e, on: raw, action: tag, tag: other}\n"
+		"views:\n"
+		"  - {name: plain, window: {size: 1s}, aggregates: [count]}\n"
+		"  - {name: tagged, where: {tags: [abuse, fraud]}, window: {size: 1s}, aggregates: [count]}\n"
+		"  - {name: any, where: {tags: {exists: true}}, window: {size: 1s}, aggregates: [count]}\n";
+	struct sl_config_error err;
+	struct sl_config *cfg = NULL, *one = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	SL_ASSERT_OK(load(yaml, &cfg, &err));
+	for (uint32_t i = 0; i < 3; i++) {
+		f = open_memstream(&buf, &len);
+		SL_ASSERT_NOT_NULL(f);
+		SL_ASSERT_OK(sl_config_dump_view(cfg, i, f));
+		fclose(f);
+		if (load(buf, &one, &err) != 0)
+			SL_FAILF("view %u: %u: %s\n%s", i, err.line, err.msg, buf);
+		SL_ASSERT_EQ(one->n_views, 1);
+		SL_ASSERT_STR_EQ(one->views[0].name, cfg->views[i].name);
+		if (i == 1) {
+			SL_ASSERT_EQ(one->n_rules, 3);
+			SL_ASSERT_STR_EQ(one->rules[0].id, "r1");
+			SL_ASSERT_STR_EQ(one->rules[1].id, "r2");
+			SL_ASSERT_STR_EQ(one->rules[2].id, "r4");
+		} else {
+			SL_ASSERT_EQ(one->n_rules, 0);
+			SL_ASSERT(strstr(buf, "rules: []\n") != NULL);
+		}
+		sl_config_free(one);
+		free(buf);
+		buf = NULL;
+	}
+	f = open_memstream(&buf, &len);
+	SL_ASSERT_EQ(sl_config_dump_view(cfg, 3, f), -EINVAL);
+	fclose(f);
+	free(buf);
+	sl_config_free(cfg);
+	return SL_TEST_PASS;
+}
+
 SL_TEST(dump_of_default_is_explicit)
 {
 	const char *yaml = sl_config_default_yaml();
@@ -676,6 +1030,56 @@ SL_TEST(equal_sees_every_difference)
 	b->inputs[1].port = 8127;
 	b->views[0].line = 99; /* not a difference */
 	SL_ASSERT(sl_config_equal(a, b));
+	b->limits.max_rules = 5;
+	SL_ASSERT(!sl_config_equal(a, b));
+	b->limits.max_rules = a->limits.max_rules;
+	b->limits.max_matches_per_event = 5;
+	SL_ASSERT(!sl_config_equal(a, b));
+	b->limits.max_matches_per_event = a->limits.max_matches_per_event;
+	SL_ASSERT(sl_config_equal(a, b));
+	sl_config_free(a);
+	sl_config_free(b);
+	return SL_TEST_PASS;
+}
+
+SL_TEST(equal_sees_every_rule_difference)
+{
+	static const char yaml[] =
+		"version: 1\n"
+		"rules:\n"
+		"  - {id: r1, pattern: a, on: raw, action: tag, tag: t}\n"
+		"  - {id: r2, pattern: b, on: sku, action: count, flags: [caseless]}\n"
+		"views: []\n";
+	struct sl_config_error err;
+	struct sl_config *a = NULL, *b = NULL;
+	struct sl_config_rule saved;
+
+	SL_ASSERT_OK(load(yaml, &a, &err));
+	SL_ASSERT_OK(load(yaml, &b, &err));
+	SL_ASSERT(sl_config_equal(a, b));
+	saved = b->rules[1];
+	b->rules[1].id = "r3";
+	SL_ASSERT(!sl_config_equal(a, b));
+	b->rules[1] = saved;
+	b->rules[1].pattern = "c";
+	SL_ASSERT(!sl_config_equal(a, b));
+	b->rules[1] = saved;
+	b->rules[1].on = "store";
+	SL_ASSERT(!sl_config_equal(a, b));
+	b->rules[1] = saved;
+	b->rules[1].flags = 0;
+	SL_ASSERT(!sl_config_equal(a, b));
+	b->rules[1] = saved;
+	b->rules[1].action = SL_CONFIG_RULE_DROP;
+	SL_ASSERT(!sl_config_equal(a, b));
+	b->rules[1] = saved;
+	b->rules[0].tag = "u";
+	SL_ASSERT(!sl_config_equal(a, b));
+	b->rules[0].tag = "t";
+	b->rules[0].line = 99; /* not a difference */
+	SL_ASSERT(sl_config_equal(a, b));
+	b->n_rules = 1;
+	SL_ASSERT(!sl_config_equal(a, b));
 	sl_config_free(a);
 	sl_config_free(b);
 	return SL_TEST_PASS;

@@ -160,6 +160,30 @@ count_cb(const struct sl_event *ev, void *arg)
 	(*(uint32_t *)arg)++;
 }
 
+/* The raw spans of a datagram's events. */
+struct raw_seen {
+	uint32_t n;
+	char raw[EVENTS_MAX][256];
+	bool in_buf[EVENTS_MAX];
+	uint64_t tags[EVENTS_MAX];
+	const uint8_t *buf;
+	uint32_t len;
+};
+
+static void
+raw_cb(const struct sl_event *ev, void *arg)
+{
+	struct raw_seen *rs = arg;
+
+	if (rs->n < EVENTS_MAX && ev->raw.len < sizeof(rs->raw[0])) {
+		memcpy(rs->raw[rs->n], ev->raw.p, ev->raw.len);
+		rs->raw[rs->n][ev->raw.len] = '\0';
+		rs->in_buf[rs->n] = ev->raw.p >= rs->buf && ev->raw.p + ev->raw.len <= rs->buf + rs->len;
+		rs->tags[rs->n] = ev->tags;
+	}
+	rs->n++;
+}
+
 /* Parse @p line and compare its canonical text with @p want. */
 static int
 check_event(const char *line, const char *want)
@@ -206,6 +230,36 @@ SL_TEST(retail_event)
 	SL_ASSERT_NOT_NULL(sl_event_field_find(&ev, "sku", 3));
 	SL_ASSERT_NULL(sl_event_field_find(&ev, "event", 5));
 	SL_ASSERT_NULL(sl_event_field_find(&ev, "ts", 2));
+	return SL_TEST_PASS;
+}
+
+/* raw is the line as given (a span of it, escapes kept); tags start at 0. */
+SL_TEST(raw_and_tags)
+{
+	static const char line[] = "  {\"event\":\"a\\u0062\",\"s\":\"x\\ty\",\"n\":1.50}  ";
+	static const char dg[] = "{\"event\":\"a\"}\r\n{\"s\":\"\\\"q\\\"\"}\n  {} \n{\"n\":1}";
+	static const char *const want[] = { "{\"event\":\"a\"}", "{\"s\":\"\\\"q\\\"\"}", "  {} ",
+					    "{\"n\":1}" };
+	struct raw_seen rs = { .buf = (const uint8_t *)dg, .len = sizeof(dg) - 1 };
+	uint64_t drops[SL_DROP__MAX] = { 0 };
+	struct sl_event ev;
+
+	memset(&ev, 0xa5, sizeof(ev));
+	SL_ASSERT_EQ(parse_str(line, &ev), OK);
+	SL_ASSERT(ev.raw.p == (const uint8_t *)line);
+	SL_ASSERT_EQ(ev.raw.len, sizeof(line) - 1);
+	SL_ASSERT_EQ(ev.tags, 0);
+	SL_ASSERT(span_eq(ev.name, "ab")); /* unescaped in the name, not in raw */
+	/* Each event of a datagram: its line without "\n" or "\r\n". */
+	SL_ASSERT_EQ(sl_json_parse_datagram((const uint8_t *)dg, sizeof(dg) - 1, drops, raw_cb,
+					    &rs),
+		     4);
+	SL_ASSERT_EQ(rs.n, 4);
+	for (uint32_t i = 0; i < 4; i++) {
+		SL_ASSERT_STR_EQ(rs.raw[i], want[i]);
+		SL_ASSERT(rs.in_buf[i]);
+		SL_ASSERT_EQ(rs.tags[i], 0);
+	}
 	return SL_TEST_PASS;
 }
 
@@ -1279,6 +1333,8 @@ SL_TEST(generated_events_match_jansson)
 			SL_FAILF("'%.*s': %s", (int)len, text, sl_drop_reason_name(rc));
 		accepted++;
 		SL_ASSERT_EQ(same_as_generated(&ev, &g), SL_TEST_PASS);
+		SL_ASSERT(ev.raw.p == (const uint8_t *)text && ev.raw.len == len);
+		SL_ASSERT_EQ(ev.tags, 0);
 		obj = json_loadb(text, len, JSON_FLAGS, &err);
 		if (obj == NULL && jansson_limit(&err))
 			continue;

@@ -374,6 +374,159 @@ SL_TEST(where_conditions)
 	return SL_TEST_PASS;
 }
 
+/* Tags: the where on `tags` compiled to a mask with the config's tag table. */
+SL_TEST(where_on_tags)
+{
+	static const char yaml[] =
+		"version: 1\n"
+		"rules:\n"
+		"  - {id: r0, pattern: a, on: raw, action: tag, tag: abuse}\n"
+		"  - {id: r1, pattern: b, on: raw, action: count}\n"
+		"  - {id: r2, pattern: c, on: raw, action: tag, tag: fraud}\n"
+		"  - {id: r3, pattern: d, on: raw, action: tag}\n"
+		"views:\n"
+		"  - {name: one, where: {tags: fraud}, window: {size: 1s}, aggregates: [count]}\n"
+		"  - {name: set, where: {tags: [abuse, r3], event: buy}, window: {size: 1s}, "
+		"aggregates: [count]}\n"
+		"  - {name: any, where: {tags: {exists: true}}, window: {size: 1s}, aggregates: [count]}\n"
+		"  - {name: none, where: {tags: {exists: false}}, window: {size: 1s}, "
+		"aggregates: [count]}\n";
+	/* Expected matches of views one, set, any, none for tag masks 0..7 (name "buy"). */
+	static const bool want[8][4] = {
+		{ false, false, false, true }, { false, true, true, false },
+		{ true, false, true, false },  { true, true, true, false },
+		{ false, true, true, false },  { false, true, true, false },
+		{ true, true, true, false },   { true, true, true, false },
+	};
+	struct sl_view_plan_params params = { 0 };
+	struct sl_view_plan *plans[4];
+	struct sl_config_error err;
+	struct sl_config *cfg;
+	struct sl_event ev;
+
+	SL_ASSERT_OK(sl_config_load_string(yaml, strlen(yaml), "t.yaml", &cfg, &err));
+	SL_ASSERT_EQ(cfg->n_tags, 3); /* abuse, fraud, r3 */
+	/* Without a tag table a view on tags does not compile. */
+	SL_ASSERT_EQ(sl_view_plan_create(&cfg->views[0], NULL, &plans[0]), -EINVAL);
+	SL_ASSERT_EQ(sl_view_plan_create(&cfg->views[2], &params, &plans[0]), -EINVAL);
+	params.cfg = cfg;
+	for (uint32_t i = 0; i < 4; i++)
+		SL_ASSERT_OK(sl_view_plan_create(&cfg->views[i], &params, &plans[i]));
+	for (uint64_t tags = 0; tags < 8; tags++) {
+		ev_init(&ev, "buy", 0);
+		ev.tags = tags;
+		for (uint32_t v = 0; v < 4; v++)
+			if (sl_view_plan_match(plans[v], &ev) != want[tags][v])
+				SL_FAILF("tags %#llx view %u", (unsigned long long)tags, v);
+	}
+	/* Bits of no tag: neither abuse, fraud nor r3, but some tag. */
+	ev.tags = 1ULL << 40;
+	SL_ASSERT(!sl_view_plan_match(plans[0], &ev));
+	SL_ASSERT(!sl_view_plan_match(plans[1], &ev));
+	SL_ASSERT(sl_view_plan_match(plans[2], &ev));
+	SL_ASSERT(!sl_view_plan_match(plans[3], &ev));
+	/* A field named "tags" is not the tags dimension. */
+	ev_init(&ev, "buy", 0);
+	ev_str(&ev, "tags", "fraud");
+	SL_ASSERT(!sl_view_plan_match(plans[0], &ev));
+	SL_ASSERT(sl_view_plan_match(plans[3], &ev));
+	/* Other conditions still hold: "set" also needs event buy. */
+	ev_init(&ev, "sell", 0);
+	ev.tags = 1;
+	SL_ASSERT(!sl_view_plan_match(plans[1], &ev));
+	for (uint32_t i = 0; i < 4; i++)
+		sl_view_plan_destroy(plans[i]);
+	sl_config_free(cfg);
+	return SL_TEST_PASS;
+}
+
+/* Hand-built views the loader would reject: an unknown tag, tags in group_by. */
+SL_TEST(plan_rejects_bad_tag_views)
+{
+	static const char yaml[] =
+		"version: 1\n"
+		"rules: [{id: r0, pattern: a, on: raw, action: tag, tag: abuse}]\n"
+		"views: []\n";
+	const char *values[] = { "abuse", "nope" };
+	struct sl_config_cond cond = { .kind = SL_CONFIG_COND_IN, .dim = "tags", .values = values,
+				       .n_values = 2 };
+	struct sl_config_agg agg = { .kind = SL_CONFIG_AGG_COUNT, .key = "count" };
+	struct sl_view_plan_params params = { 0 };
+	struct sl_view_plan *plan = NULL;
+	struct sl_config_error err;
+	struct sl_config_view v;
+	struct sl_config *cfg;
+
+	SL_ASSERT_OK(sl_config_load_string(yaml, strlen(yaml), "t.yaml", &cfg, &err));
+	params.cfg = cfg;
+	memset(&v, 0, sizeof(v));
+	v.name = "v";
+	v.aggs = &agg;
+	v.n_aggs = 1;
+	v.where = &cond;
+	v.n_where = 1;
+	SL_ASSERT_EQ(sl_view_plan_create(&v, &params, &plan), -EINVAL);
+	cond.n_values = 1;
+	SL_ASSERT_OK(sl_view_plan_create(&v, &params, &plan));
+	sl_view_plan_destroy(plan);
+	v.n_where = 0;
+	v.group_by[0] = "tags";
+	v.n_group_by = 1;
+	SL_ASSERT_EQ(sl_view_plan_create(&v, &params, &plan), -EINVAL);
+	SL_ASSERT_EQ(sl_view_plan_create(&v, NULL, &plan), -EINVAL);
+	sl_config_free(cfg);
+	return SL_TEST_PASS;
+}
+
+SL_TEST(field_text)
+{
+	static const struct {
+		int kind; /* 0 str, 1 exact micro, 2 float, 3 bool, 4 null */
+		const char *s;
+		int64_t micro;
+		double d;
+		const char *want;
+	} cases[] = {
+		{ 0, "s1", 0, 0, "s1" },       { 0, "", 0, 0, "" },
+		{ 1, NULL, 12000000, 0, "12" }, { 1, NULL, -3250000, 0, "-3.25" },
+		{ 1, NULL, 1, 0, "0.000001" }, { 1, NULL, 0, 0, "0" },
+		{ 2, NULL, 0, 0.1234567, "0.1234567" }, { 2, NULL, 0, 1e300, "1e+300" },
+		{ 3, NULL, 1, 0, "true" },     { 3, NULL, 0, 0, "false" },
+		{ 4, NULL, 0, 0, "null" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sl_event ev;
+		char buf[SL_VIEW_TEXT_MAX];
+		struct sl_span t;
+
+		ev_init(&ev, "x", 0);
+		switch (cases[i].kind) {
+		case 0:
+			ev_str(&ev, "f", cases[i].s);
+			break;
+		case 1:
+			ev_num(&ev, "f", cases[i].micro);
+			break;
+		case 2:
+			ev_float(&ev, "f", cases[i].d);
+			break;
+		case 3:
+			ev_field(&ev, "f")->kind = SL_FIELD_BOOL;
+			ev.fields[0].b = cases[i].micro != 0;
+			break;
+		default:
+			ev_field(&ev, "f")->kind = SL_FIELD_NULL;
+			break;
+		}
+		sl_view_field_text(&ev.fields[0], buf, &t);
+		if (t.len != strlen(cases[i].want) || memcmp(t.p, cases[i].want, t.len) != 0)
+			SL_FAILF("case %zu: '%.*s', want '%s'", i, (int)t.len, (const char *)t.p,
+				 cases[i].want);
+	}
+	return SL_TEST_PASS;
+}
+
 struct keys_seen {
 	uint32_t n;
 	char text[8][64];

@@ -159,7 +159,8 @@ fix_open(struct fixture *fx, uint32_t tables_extra)
 		struct sl_view_limits lim = { 64, 1024, 0 };
 		size_t sz;
 
-		if (sl_view_plan_create(cv, NULL, &fx->plan[i]) != 0 ||
+		if (sl_view_plan_create(cv, &(struct sl_view_plan_params){ .cfg = fx->cfg },
+					&fx->plan[i]) != 0 ||
 		    sl_vwin_view_init(&fx->v[i], fx->plan[i], cv->window_slide_ns,
 				      cv->allowed_lateness_ns, cv->time == SL_CONFIG_TIME_ARRIVAL,
 				      cv->keep_late) != 0)
