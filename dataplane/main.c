@@ -754,7 +754,6 @@ out:
 
 /* ---- configuration: show, apply (hot reload) ---- */
 
-static char *view_def(const struct sl_config *cfg, uint32_t i, size_t *len);
 
 /* Write @p s as a JSON string into @p f. */
 static void
@@ -902,10 +901,35 @@ cmd_config_show(const char *cmd, const char *args, char *out, size_t cap, void *
 	return n;
 }
 
+/* A view's own text: the canonical dump of @p cfg's view @p i alone, without rules. */
+static char *
+view_text(const struct sl_config *cfg, uint32_t i, size_t *len)
+{
+	struct sl_config one = *cfg;
+	char *buf = NULL;
+	FILE *f;
+
+	one.views = &cfg->views[i];
+	one.n_views = 1;
+	one.rules = NULL;
+	one.n_rules = 0;
+	f = open_memstream(&buf, len);
+	if (f == NULL)
+		return NULL;
+	if (sl_config_dump(&one, f) != 0) {
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
 /*
  * Is view @p ia of the running config @p ca unchanged as view @p ib of @p cb?
- * Same definition text (rules behind its tags included), same set-member
- * limit, and the same tag numbers (its plan holds them as a bit mask).
+ * Same text (the rules behind its tags may change: a new rule set is hot
+ * swapped under running views), same set-member limit, and the same tag
+ * numbers (its plan holds them as a bit mask).
  */
 static bool
 view_unchanged(const struct sl_config *ca, uint32_t ia, const struct sl_config *cb, uint32_t ib)
@@ -925,8 +949,8 @@ view_unchanged(const struct sl_config *ca, uint32_t ia, const struct sl_config *
 			if (sl_config_tag_index(cb, ca->tags[k]) != (int)k)
 				return false;
 	}
-	ta = view_def(ca, ia, &la);
-	tb = view_def(cb, ib, &lb);
+	ta = view_text(ca, ia, &la);
+	tb = view_text(cb, ib, &lb);
 	same = ta != NULL && tb != NULL && la == lb && memcmp(ta, tb, la) == 0;
 	free(ta);
 	free(tb);
