@@ -409,6 +409,14 @@ get_prom(struct sl_ctld *c, struct MHD_Connection *conn, const char *rest)
 		sl_ctld_store_unlock(c);
 	}
 	sl_ctld_prom_write(f, stats, have_info ? &info : NULL);
+	if (stats != NULL) {
+		unsigned int rst;
+		json_t *rules = sl_ctld_dp_call(c, "rules\n", SL_CTLD_DP_TIMEOUT_MS, NULL, &rst, why,
+						sizeof(why));
+
+		sl_ctld_prom_rules(f, rules, stats);
+		json_decref(rules);
+	}
 	json_decref(stats);
 	if (s != NULL && sl_ctld_store_lock(c, &s, why, sizeof(why)) == 0) {
 		sl_ctld_prom_store_views(f, s); /* writes to memory only */

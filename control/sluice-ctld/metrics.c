@@ -507,6 +507,39 @@ view_collect(const char *name, uint32_t id, const char *def, size_t len, void *a
 }
 
 void
+sl_ctld_prom_rules(FILE *f, json_t *rules, json_t *stats)
+{
+	json_t *arr = rules != NULL ? json_object_get(rules, "rules") : NULL;
+	json_t *sum = stats != NULL ? json_object_get(stats, "rules") : NULL;
+	size_t i;
+	json_t *r;
+
+	if (json_is_object(sum)) {
+		one(f, "sluice_rules", "gauge", "Rules in the running rule set.", sum, "count");
+		one(f, "sluice_rule_matches_capped_total", "counter",
+		    "Events whose rule scan stopped at limits.max_matches_per_event.", sum,
+		    "matches_capped");
+	}
+	if (!json_is_array(arr) || json_array_size(arr) == 0)
+		return;
+	family(f, "sluice_rule_hits_total", "counter",
+	       "Events a rule matched (at most once per event), summed over cores.");
+	json_array_foreach(arr, i, r) {
+		const char *id = json_string_value(json_object_get(r, "id"));
+		const char *act = json_string_value(json_object_get(r, "action"));
+		json_t *h = json_object_get(r, "hits");
+
+		if (id == NULL || act == NULL || !json_is_integer(h))
+			continue;
+		fputs("sluice_rule_hits_total{rule=", f);
+		label_value(f, id);
+		fputs(",action=", f);
+		label_value(f, act);
+		fprintf(f, "} %" JSON_INTEGER_FORMAT "\n", json_integer_value(h));
+	}
+}
+
+void
 sl_ctld_prom_store_views(FILE *f, struct sl_store *s)
 {
 	struct view_ids v = { 0 };

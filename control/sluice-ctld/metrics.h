@@ -33,6 +33,13 @@ void sl_ctld_prom_write(FILE *f, json_t *stats, const struct sl_store_info *info
  * committed slice (sluice_view_last_window_start_seconds{view}). Nothing on
  * a read error.
  */
+/**
+ * Rule metrics: sluice_rules, sluice_rule_matches_capped_total (from the
+ * stats object's "rules") and sluice_rule_hits_total{rule,action} (from the
+ * dataplane's `rules` reply). Either may be NULL.
+ */
+void sl_ctld_prom_rules(FILE *f, json_t *rules, json_t *stats);
+
 void sl_ctld_prom_store_views(FILE *f, struct sl_store *s);
 
 /** Write sluice-ctld's own families: refusals by reason, connections, streams. */

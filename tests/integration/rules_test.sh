@@ -209,6 +209,40 @@ done
 RSS20=$(rss)
 wait "$GEN_PID" || { cat "$T/gen.log" >&2; fail "sluice-gen"; }
 wait_received s 30000
+# Per-rule hits in sluice-ctld's /metrics (when it is built), checked by promtool.
+CTLD=$SL_BUILD/control/sluice-ctld
+if [ -x "$CTLD" ]; then
+	"$CTLD" --db "$T/s/db" --dataplane-socket "$SOCK" --listen 127.0.0.1:0 2>"$T/ctld.log" &
+	CTLD_PID=$!
+	PORT=
+	for _ in $(seq 1 100); do
+		PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$T/ctld.log")
+		[ -n "$PORT" ] && break
+		sleep 0.05
+	done
+	[ -n "$PORT" ] || { kill "$CTLD_PID"; fail "sluice-ctld did not start"; }
+	python3 - "http://127.0.0.1:$PORT/metrics" "$SOCK" "$T/ctl.py" >"$T/metrics.txt" <<'PY' ||
+import json, sys, urllib.request
+sys.path.insert(0, sys.argv[3].rsplit("/", 1)[0])
+from ctl import call
+text = urllib.request.urlopen(sys.argv[1], timeout=10).read().decode()
+print(text, end="")
+want = {r["id"]: r["hits"] for r in call(sys.argv[2], "rules")["rules"]}
+got = {}
+for line in text.splitlines():
+    if line.startswith("sluice_rule_hits_total{"):
+        rule = line.split('rule="', 1)[1].split('"', 1)[0]
+        got[rule] = int(line.rsplit(" ", 1)[1])
+assert got == want and set(got) == {"rule_t", "rule_u"}, (got, want)
+PY
+		{ kill "$CTLD_PID"; fail "per-rule hits in /metrics"; }
+	kill "$CTLD_PID"
+	wait "$CTLD_PID" 2>/dev/null
+	if command -v promtool >/dev/null; then
+		promtool check metrics <"$T/metrics.txt" >/dev/null 2>&1 ||
+			{ promtool check metrics <"$T/metrics.txt"; fail "promtool rejects /metrics"; }
+	fi
+fi
 python3 "$T/ctl.py" "$SOCK" config_show >"$T/show.json" || fail "config_show"
 grep -q 's0\[1-3\]' "$T/show.json" || fail "the last good set (A) is not the running one"
 wait_exit s
