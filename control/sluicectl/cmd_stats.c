@@ -42,10 +42,9 @@
 
 /** Ask sluiced for its stats. Errors are printed here. @return SL_EXIT_*. */
 static int
-stats_fetch(const char *path, json_t **ret_root)
+stats_fetch(const char *path, const char *req, json_t **ret_root)
 {
 	int64_t deadline = sl_ctl_deadline(SL_STATS_TIMEOUT_MS);
-	static const char req[] = "stats\n";
 	json_error_t jerr;
 	char *buf = NULL;
 	size_t len;
@@ -59,7 +58,7 @@ stats_fetch(const char *path, json_t **ret_root)
 			   rc == ENOENT || rc == ECONNREFUSED ? " (is sluiced running?)" : "");
 		return SL_EXIT_RUNTIME;
 	}
-	rc = sl_ctl_send(fd, req, sizeof(req) - 1, deadline);
+	rc = sl_ctl_send(fd, req, strlen(req), deadline);
 	if (rc == 0)
 		rc = sl_ctl_recv_line(fd, deadline, &buf, &len);
 	close(fd);
@@ -477,6 +476,63 @@ stats_report(json_t *root)
 	return SL_EXIT_OK;
 }
 
+/* ---- stats rules ---- */
+
+static int
+hits_desc(const void *a, const void *b)
+{
+	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "hits"));
+	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "hits"));
+
+	return (x < y) - (x > y);
+}
+
+/* One row per rule, most hits first. */
+static int
+rules_report(json_t *root)
+{
+	static const char *const hdr[] = { "RULE", "ACTION", "ON", "TAG", "HITS" };
+	json_t *arr = json_object_get(root, "rules");
+	size_t n = json_array_size(arr);
+	json_t **v = calloc(n ? n : 1, sizeof(*v));
+	struct sl_tab t;
+
+	if (!json_is_array(arr) || v == NULL) {
+		free(v);
+		sl_ctl_err("malformed rules reply");
+		return SL_EXIT_RUNTIME;
+	}
+	if (n == 0) {
+		free(v);
+		printf("no rules in the running configuration\n");
+		return SL_EXIT_OK;
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_array_get(arr, i);
+	qsort(v, n, sizeof(*v), hits_desc);
+	sl_tab_init(&t, 5, hdr, "llllr");
+	for (size_t i = 0; i < n; i++) {
+		char hits[32];
+		const char *tag = json_string_value(json_object_get(v[i], "tag"));
+		const char *cells[5] = {
+			json_string_value(json_object_get(v[i], "id")),
+			json_string_value(json_object_get(v[i], "action")),
+			json_string_value(json_object_get(v[i], "on")), tag ? tag : "-", hits,
+		};
+
+		snprintf(hits, sizeof(hits), "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(json_object_get(v[i], "hits")));
+		for (int k = 0; k < 3; k++)
+			if (cells[k] == NULL)
+				cells[k] = "?";
+		(void)sl_tab_add(&t, cells);
+	}
+	sl_tab_print(&t, stdout, "");
+	sl_tab_fini(&t);
+	free(v);
+	return SL_EXIT_OK;
+}
+
 /* ---- command ---- */
 
 static int
@@ -492,6 +548,7 @@ cmd_stats(const struct sl_cmd *cmd, int argc, char **argv, bool json)
 	const char *path = NULL, *url = NULL;
 	const json_t *err;
 	json_t *root = NULL;
+	bool rules = false;
 	int c, rc;
 
 	optind = 0;
@@ -513,6 +570,10 @@ cmd_stats(const struct sl_cmd *cmd, int argc, char **argv, bool json)
 			return sl_ctl_opt_err(cmd, c, argv);
 		}
 	}
+	if (optind < argc && strcmp(argv[optind], "rules") == 0) {
+		rules = true;
+		optind++;
+	}
 	if (optind < argc)
 		return sl_ctl_usage_err(cmd, "unexpected argument '%s'", argv[optind]);
 	rc = sl_ctl_source(cmd, url, path, "--socket", SL_STATS_SOCKET_ENV, &url);
@@ -526,7 +587,11 @@ cmd_stats(const struct sl_cmd *cmd, int argc, char **argv, bool json)
 	if (url == NULL && path[0] == '\0')
 		return sl_ctl_usage_err(cmd, "empty socket path");
 
-	rc = url != NULL ? stats_fetch_url(url, &root) : stats_fetch(path, &root);
+	if (rules && url != NULL)
+		return sl_ctl_usage_err(cmd, "stats rules reads the dataplane socket (--socket); "
+					"over HTTP the hits are in /metrics");
+	rc = url != NULL ? stats_fetch_url(url, &root)
+			 : stats_fetch(path, rules ? "rules\n" : "stats\n", &root);
 	if (rc != SL_EXIT_OK)
 		return rc;
 
@@ -546,6 +611,8 @@ cmd_stats(const struct sl_cmd *cmd, int argc, char **argv, bool json)
 			printf("%s\n", s);
 			free(s);
 		}
+	} else if (rules) {
+		rc = rules_report(root);
 	} else {
 		rc = stats_report(root);
 	}
@@ -555,10 +622,12 @@ cmd_stats(const struct sl_cmd *cmd, int argc, char **argv, bool json)
 
 const struct sl_cmd sl_cmd_stats = {
 	.name = "stats",
-	.usage = "stats [--socket PATH | --url URL] [--json]",
+	.usage = "stats [rules] [--socket PATH | --url URL] [--json]",
 	.help = "Ask sluiced for its counters: events received, aggregated and dropped (by\n"
 		"reason), per-core counters with the poll efficiency (BUSY: the share of polls\n"
 		"that brought packets), per-port counters, and storage commits.\n"
+		"'stats rules': the hits of every rule of the running rule set, most first\n"
+		"(from the control socket; sluice-ctld exports them in /metrics).\n"
 		"\n"
 		"  -s, --socket PATH  sluiced control socket (default $" SL_STATS_SOCKET_ENV
 		", else\n"

@@ -83,7 +83,9 @@ EOF
 run_sluiced r "-l 0-1" "net_pcap0,rx_pcap=$T/r.pcap" --config "$T/r.yaml" --exit-when-idle 2
 wait_socket r
 wait_received r 60000
-python3 "$T/ctl.py" "$T/r/ctl.sock" rules >"$T/r/rules.json" || fail "ctl rules"
+"$SLUICECTL" stats rules --socket "$T/r/ctl.sock" --json >"$T/r/rules.json" || fail "stats rules"
+"$SLUICECTL" stats rules --socket "$T/r/ctl.sock" >"$T/r/rules.txt" || fail "stats rules (table)"
+grep -q "^vip_store  *tag  *raw  *vip  *[0-9]" "$T/r/rules.txt" || { cat "$T/r/rules.txt" >&2; fail "stats rules table"; }
 wait_exit r
 for v in vip_sales all_purchases; do
 	"$SLUICECTL" query "$v" --db "$T/r/db" --from 0 --to 4000000000 --json >"$T/r/$v.json" ||
@@ -184,7 +186,7 @@ wait_socket s
 SOCK="$T/s/ctl.sock"
 timeout 120 "$SLUICE_GEN" -l 0 --no-huge -m 256 --no-pci --file-prefix "$GEN_PREFIX" \
 	--log-level=lib.eal:warning --vdev "net_memif0,role=client,socket=$T/memif.sock" -- \
-	--port 0 --format json --rate 300 --events 30000 --seed 5 --stores 8 \
+	--port 0 --format json --rate 300 --events 60000 --seed 5 --stores 8 \
 	--start "$(date +%s)" >"$T/gen.log" 2>&1 &
 GEN_PID=$!
 sleep 1
@@ -208,7 +210,7 @@ PY
 done
 RSS20=$(rss)
 wait "$GEN_PID" || { cat "$T/gen.log" >&2; fail "sluice-gen"; }
-wait_received s 30000
+wait_received s 60000
 # Per-rule hits in sluice-ctld's /metrics (when it is built), checked by promtool.
 CTLD=$SL_BUILD/control/sluice-ctld
 if [ -x "$CTLD" ]; then
@@ -260,7 +262,7 @@ assert t == u, [(k, t.get(k), u.get(k)) for k in set(t) | set(u) if t.get(k) != 
 stores = {k[1] for k in t}
 assert stores & {"s01", "s02", "s03"} and stores & {"s04", "s05", "s06"}, stores
 s = json.load(open(f"{d}/stats.json"))
-assert s["received"] == 30000 and s["received"] == s["aggregated"] + sum(s["drops"].values()), s
+assert s["received"] == 60000 and s["received"] == s["aggregated"] + sum(s["drops"].values()), s
 print(f"rules: 20 swaps, {sum(t.values())} tagged events in {len(t)} (window, store) cells, "
       f"each by one whole rule set")
 PY
