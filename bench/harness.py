@@ -176,11 +176,34 @@ class Bench:
             text = head + ("\nviews:\n  - name: events\n    group_by: [store]\n"
                            "    window: {size: 10s}\n    time: arrival\n    aggregates: [count]\n")
         else:
-            text = re.sub(r"time: event\b", "time: arrival", text)
-            text = re.sub(r"allowed_lateness: \S+", "allowed_lateness: 0", text)
-            text = text.replace("keep_late: true", "keep_late: false")
-            text = text.replace("    window: {size: 10s}\n",
-                                "    window: {size: 10s}\n    time: arrival\n")
+            text = re.sub(r"(?m)^ +(time|allowed_lateness|keep_late):.*\n", "", text)
+            text = text.replace("    window: {size: 10s}", "    window: {size: 10s}\n    time: arrival")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def rules_config(self, n):
+        """One count view by store (arrival time) and n rules on the raw JSON line:
+        literal SKUs (count), and every tenth a tag with a character class."""
+        path = os.path.join(self.work, f"rules-{n}.yaml")
+        text = subprocess.run([CTL, "config", "default"], capture_output=True, text=True,
+                              check=True).stdout
+        head = text.split("\nviews:\n")[0]
+        lines = [head,
+                 "\nviews:\n  - name: events\n    group_by: [store]\n"
+                 "    window: {size: 10s}\n    time: arrival\n    aggregates: [count]\n"]
+        if n > 0:
+            lines.append("rules:\n")
+            for i in range(n):
+                if i % 10 == 9:
+                    lines.append(f"  - {{id: r{i}, pattern: '\"sku\":\"A-{i % 1000:03d}[0-9]', "
+                                 f"on: raw, action: tag, tag: t{i % 50}}}\n")
+                else:
+                    lines.append(f"  - {{id: r{i}, pattern: '\"sku\":\"A-{i:04d}\"', on: raw, "
+                                 "action: count}\n")
+        text = "".join(lines)
+        if n > 10000:
+            text = text.replace("limits:\n", f"limits:\n  max_rules: {n}\n", 1)
         with open(path, "w") as f:
             f.write(text)
         return path
@@ -482,8 +505,10 @@ LoadPlugin csv
                       20, 2000000, secs, fmt="binary", config=self.views_config(True))
         self.scenario("b32-retail", "binary, 32 events/datagram, the 3 retail views", 32,
                       20, 2000000, secs, fmt="binary", config=self.views_config(False))
-        self.res["not_run"].append(["10 / 1,000 Hyperscan rules on/off",
-                                    "rules are not implemented yet (rules issue)"])
+        # Hyperscan rules on the raw JSON lines, one count view.
+        for n in (0, 10, 1000, 10000):
+            self.scenario(f"j20-rules-{n}", f"JSON, 20 events/datagram, {n:,} rules", 20, 20,
+                          1000000, secs, fmt="json", config=self.rules_config(n))
 
         # Kernel path and peers: the same stream, 10 k keys. 1 event per datagram for all;
         # the kernel baseline also at 20 events per datagram, where the sender is not the
@@ -632,6 +657,13 @@ def report(res, out):
     if "s20-1m" in sc and "s20-10k" in sc and "sluiced" in sc["s20-1m"] and "sluiced" in sc["s20-10k"]:
         r = sc["s20-1m"]["sluiced"]["events_per_s"] / sc["s20-10k"]["sluiced"]["events_per_s"]
         L.append(f"| sluiced 1 M keys / 10 k keys (events/s, 20 events/datagram) | {r:.2f}x | >= 0.5x |")
+    r0 = sc.get("j20-rules-0", {}).get("sluiced", {}).get("events_per_s")
+    for n in (10, 1000, 10000):
+        rn = sc.get(f"j20-rules-{n}", {}).get("sluiced", {}).get("events_per_s")
+        if r0 and rn:
+            L.append(f"| sluiced with {n:,} Hyperscan rules / without (JSON, 20 events/datagram, "
+                     f"events/s) | {rn / r0:.2f}x ({1e9 / rn - 1e9 / r0:.0f} ns/event more) | "
+                     f"{'>= 0.6x' if n == 10 else ''} |")
     for name in ("b32-count", "b32-retail"):
         sl = sc.get(name, {}).get("sluiced", {})
         if sl.get("events_per_s"):
