@@ -44,7 +44,7 @@ cat >>"$T/views.yaml" <<'EOF'
 EOF
 "$SLUICECTL" config check "$T/views.yaml" >/dev/null || fail "test config does not load"
 
-GEN_COMMON=(--events 120000 --stores 12 --skus 400 --users 40000 --rate 4000 --seed 11
+GEN_COMMON=(--events 120000 --stores 12 --skus 400 --users 200000 --rate 4000 --seed 11
 	--out-of-order 0.05 --late 0.01 --late-by 30s --skew 2s --config "$T/views.yaml" --quiet)
 
 # run_case NAME WORKERS GEN_ARGS...: generate, run, query every view, compare.
@@ -102,6 +102,13 @@ PY
 }
 
 run_case json1 1 --format json
+python3 - "$T/json1.truth.json" "$T/json1/visitors.json" <<'PY' || fail "json1: the distinct test did not reach HyperLogLog"
+import json, sys
+t = max(r["values"]["distinct(user)"] for r in json.load(open(sys.argv[1]))["views"] if r["view"] == "visitors")
+g = max(r["values"]["distinct(user)"] for r in json.load(open(sys.argv[2])))
+assert t > 10000 and abs(g - t) <= 0.02 * t, (t, g)
+print(f"views: distinct over an hour: {g} for {t} true (HyperLogLog past 4096)")
+PY
 run_case json3 3 --format json
 run_case bin1 1 --format binary --producers 40
 run_case bin3 3 --format binary
