@@ -2,6 +2,8 @@
 # Install what is missing, build, and run every suite:
 #   build/       unit, dataplane and integration suites (the real binaries)
 #   build-asan/  unit suite again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   build-dpasan/ sluiced itself under ASan + UBSan + LeakSanitizer, for the
+#                views, hot-reload and rules (20 hot swaps) tests
 #   build-fuzz/  the libFuzzer targets for a bounded time (clang)
 # Ends with one line "N passed, N failed, N skipped" over all of them and exits
 # non-zero when anything failed.
@@ -16,6 +18,10 @@ scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 if [ ! -f build-asan/build.ninja ]; then
 	meson setup build-asan -Ddataplane=disabled -Db_sanitize=address,undefined \
 		-Db_lundef=false >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+fi
+if [ ! -f build-dpasan/build.ninja ]; then
+	meson setup build-dpasan -Db_sanitize=address,undefined -Db_lundef=false \
+		-Debpf=disabled >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 fi
 if [ ! -f build-fuzz/build.ninja ]; then
 	CC=clang meson setup build-fuzz -Ddataplane=disabled -Dfuzz=enabled \
@@ -56,9 +62,13 @@ PY
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 }
 
-ninja -C build-asan >/dev/null && ninja -C build-fuzz >/dev/null || failed=$((failed + 1))
+ninja -C build-asan >/dev/null && ninja -C build-fuzz >/dev/null &&
+	ninja -C build-dpasan >/dev/null || failed=$((failed + 1))
 run_suite build --suite unit --suite dataplane
 run_suite build-asan --suite unit
+# sluiced sanitized: freed memory sits in ASan's quarantine, so the tests
+# check LeakSanitizer's exit status and the logs instead of the RSS.
+SL_SANITIZED=1 run_suite build-dpasan views reload rules
 run_suite build-fuzz --suite fuzz
 
 if [ "$skipped" -gt 0 ]; then

@@ -71,4 +71,7 @@ wait_exit() {
 	wait "$SLUICED_PID" || rc=$?
 	SLUICED_PID=
 	[ "$rc" -eq 0 ] || { cat "$T/$1/log" >&2; fail "$1: sluiced exited with $rc"; }
+	# A sanitized build (scripts/test.sh's build-dpasan) reports here.
+	! grep -q "runtime error:\|AddressSanitizer\|LeakSanitizer" "$T/$1/log" ||
+		{ cat "$T/$1/log" >&2; fail "$1: sanitizer report in sluiced's log"; }
 }
