@@ -319,6 +319,8 @@ live_put(struct live_ctx *c, const void *p, uint64_t len)
 		c->full = true;
 		return false;
 	}
+	if (len == 0)
+		return true; /* p may be NULL */
 	memcpy(c->w->live_buf + c->off, p, len);
 	c->off += len;
 	return true;

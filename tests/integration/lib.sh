@@ -13,11 +13,13 @@ fail() {
 	exit 1
 }
 
-# A private work dir and a unique DPDK file prefix, both removed on exit.
+# A private work dir and a unique DPDK file prefix, both removed on exit
+# (SL_KEEP_LOGS=1: the work dir is copied to /tmp/kept-logs first, to debug).
 T=$(mktemp -d /tmp/sluice-test.XXXXXX)
 PREFIX="sl-test-$$-$RANDOM"
 SLUICED_PID=
 cleanup() {
+	[ -n "${SL_KEEP_LOGS:-}" ] && cp -r "$T" /tmp/kept-logs 2>/dev/null
 	if [ -n "$SLUICED_PID" ] && kill -0 "$SLUICED_PID" 2>/dev/null; then
 		kill -TERM "$SLUICED_PID" 2>/dev/null
 		wait "$SLUICED_PID" 2>/dev/null
