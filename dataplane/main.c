@@ -1065,11 +1065,13 @@ cmd_config_apply(const char *cmd, const char *args, char *out, size_t cap, void 
 			    SL_VWIN_SLOTS_MAX) {
 			snprintf(msg, sizeof(msg), "view '%s' cannot run: %s", v->name,
 				 rc != 0 ? strerror(-rc) : "state or lateness too large");
+			sl_view_plan_destroy(plans[i]); /* not in idx[] yet */
 			goto refuse;
 		}
 		if (app->n_slots + n_new >= SL_VIEW_SLOTS_MAX) {
 			snprintf(msg, sizeof(msg), "no view slot left (%u over this process's life): "
 				 "restart sluiced", SL_VIEW_SLOTS_MAX);
+			sl_view_plan_destroy(plans[i]);
 			goto refuse;
 		}
 		slot[i] = app->n_slots + n_new;

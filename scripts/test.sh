@@ -3,7 +3,7 @@
 #   build/       unit, dataplane and integration suites (the real binaries)
 #   build-asan/  unit suite again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   build-dpasan/ sluiced itself under ASan + UBSan + LeakSanitizer, for the
-#                views, hot-reload and rules (20 hot swaps) tests
+#                views, hot-reload, rules (20 hot swaps) and HTTP API tests
 #   build-fuzz/  the libFuzzer targets for a bounded time (clang)
 # Ends with one line "N passed, N failed, N skipped" over all of them and exits
 # non-zero when anything failed.
@@ -68,7 +68,7 @@ run_suite build --suite unit --suite dataplane
 run_suite build-asan --suite unit
 # sluiced sanitized: freed memory sits in ASan's quarantine, so the tests
 # check LeakSanitizer's exit status and the logs instead of the RSS.
-SL_SANITIZED=1 run_suite build-dpasan views reload rules
+SL_SANITIZED=1 run_suite build-dpasan views reload rules ctld_views
 run_suite build-fuzz --suite fuzz
 
 if [ "$skipped" -gt 0 ]; then
