@@ -70,6 +70,7 @@ struct app_conf {
 	const char *ctl_group;    /* NULL: the daemon's own group only */
 	uint64_t window_ns;
 	uint64_t exit_when_idle_ns;
+	uint64_t idle_flush_ns;   /* 0: min(window, 1 s) */
 	uint64_t map_size;
 	uint16_t udp_port;        /* --statsd-port; 0: the config's */
 	enum sl_time_mode time_mode;
@@ -148,6 +149,9 @@ usage(FILE *f)
 		"  --ctl-group GROUP       give the control socket to GROUP and let its members\n"
 		"                          in (peers are checked with SO_PEERCRED; default: root,\n"
 		"                          the daemon's user and group only)\n"
+		"  --idle-flush DURATION   a core without packets for DURATION hands over its open\n"
+		"                          windows and view slices, so it holds no commit back\n"
+		"                          (default: min(window, 1s))\n"
 		"  --exit-when-idle SECS   after SECS without packets, commit every open window\n"
 		"                          and exit 0 (default 0: never). SIGINT/SIGTERM do the same\n"
 		"  --statsd-port PORT      UDP destination port of statsd traffic (default: the\n"
@@ -187,11 +191,12 @@ parse_duration(const char *s, uint64_t *ret_ns)
 static int
 parse_args(int argc, char **argv, struct app_conf *c)
 {
-	enum { O_CTL_GROUP = 254, O_CONFIG = 255, O_DB = 256, O_WINDOW, O_SOCK, O_IDLE, O_PORT, O_TIME, O_GROUPS, O_MEMBERS,
+	enum { O_IDLE_FLUSH = 253, O_CTL_GROUP = 254, O_CONFIG = 255, O_DB = 256, O_WINDOW, O_SOCK, O_IDLE, O_PORT, O_TIME, O_GROUPS, O_MEMBERS,
 	       O_MAP, O_SLEEP, O_MBUFS, O_XDP_PIN };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "ctl-group", required_argument, NULL, O_CTL_GROUP },
+		{ "idle-flush", required_argument, NULL, O_IDLE_FLUSH },
 		{ "db", required_argument, NULL, O_DB },
 		{ "window", required_argument, NULL, O_WINDOW },
 		{ "ctl-socket", required_argument, NULL, O_SOCK },
@@ -222,6 +227,10 @@ parse_args(int argc, char **argv, struct app_conf *c)
 			break;
 		case O_CTL_GROUP:
 			c->ctl_group = optarg;
+			break;
+		case O_IDLE_FLUSH:
+			if (parse_duration(optarg, &c->idle_flush_ns) != 0)
+				bad = "--idle-flush: expected a duration from 1ms to 24h such as 1s, 500ms";
 			break;
 		case O_DB:
 			c->db = optarg;
@@ -1828,8 +1837,9 @@ workers_setup(struct app *app)
 			w->in_format[k] = (uint8_t)app->inputs[k].format;
 		}
 		w->window_ns = app->conf.window_ns;
-		w->idle_flush_ns = app->conf.window_ns < SL_NS_PER_SEC ? app->conf.window_ns
-								       : SL_NS_PER_SEC;
+		w->idle_flush_ns = app->conf.idle_flush_ns != 0 ? app->conf.idle_flush_ns
+				   : app->conf.window_ns < SL_NS_PER_SEC ? app->conf.window_ns
+									 : SL_NS_PER_SEC;
 		w->idle_sleep_us = app->conf.idle_sleep_us;
 		w->time_mode = app->conf.time_mode;
 		w->idle = 1;

@@ -453,7 +453,9 @@ PY
 spec "$T/spec.A.json" A
 python3 "$T/ssechk.py" wait "$T/sse1.jsonl" "$T/spec.A.json" "$COMPARE" || fail "A's windows not streamed"
 
-run_sluiced v "-l 0-1" "net_pcap0,rx_pcap=$T/B.pcap" --config "$T/views.yaml" --exit-when-idle 10
+# --idle-flush 5s: B's last slices stay open long enough for live.
+run_sluiced v "-l 0-1" "net_pcap0,rx_pcap=$T/B.pcap" --config "$T/views.yaml" --exit-when-idle 10 \
+	--idle-flush 5s
 wait_socket v
 wait_received v 30000
 # While B's last windows are open: live, config, limits, static files, metrics.

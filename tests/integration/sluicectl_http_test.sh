@@ -80,7 +80,9 @@ grep -q "cannot reach sluice-ctld" "$T/err" || fail "health of a dead URL: $(cat
 	fail "--url with --db: want 2"
 
 # ---- while sluiced runs ----
-run_sluiced s "-l 0-1" "net_pcap0,rx_pcap=$T/s.pcap" --config "$T/views.yaml" --exit-when-idle 25
+# --idle-flush 10s: the replay's last slices stay open long enough for live.
+run_sluiced s "-l 0-1" "net_pcap0,rx_pcap=$T/s.pcap" --config "$T/views.yaml" --exit-when-idle 25 \
+	--idle-flush 10s
 wait_socket s
 # The views are registered at start: a watch of new windows can begin.
 for _ in $(seq 1 100); do
