@@ -463,12 +463,52 @@ print_storage(json_t *root)
 		putchar('\n');
 }
 
+/* Per view: matched = aggregated + late + dropped, and the overflow group. */
+static int
+print_views(json_t *root)
+{
+	static const char *const hdr[] = { "VIEW", "MATCHED", "AGGREGATED", "LATE", "DROPPED",
+					   "OVERFLOW", "SLICES" };
+	json_t *views = json_object_get(root, "views");
+	struct sl_tab tab;
+	json_t *v;
+	size_t i;
+	int rc = 0;
+
+	if (!json_is_array(views) || json_array_size(views) == 0)
+		return 0;
+	sl_tab_init(&tab, 7, hdr, "lrrrrrr");
+	json_array_foreach(views, i, v) {
+		char m[32], a[32], l[32], d[32], o[32], sc[32];
+		const char *name = json_string_value(json_object_get(v, "name"));
+		const char *cells[7] = {
+			name ? name : "?",
+			jfmt_u64(v, "matched", m, sizeof(m)),
+			jfmt_u64(v, "aggregated", a, sizeof(a)),
+			jfmt_u64(v, "late", l, sizeof(l)),
+			jfmt_u64(v, "dropped", d, sizeof(d)),
+			jfmt_u64(v, "overflow_events", o, sizeof(o)),
+			jfmt_u64(v, "slices_closed", sc, sizeof(sc)),
+		};
+
+		if (sl_tab_add(&tab, cells) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	printf("\nviews\n");
+	sl_tab_print(&tab, stdout, "  ");
+	sl_tab_fini(&tab);
+	return rc;
+}
+
 static int
 stats_report(json_t *root)
 {
 	print_header(root);
 	print_totals(root);
-	if (print_drops(root) < 0 || print_cores(root) < 0 || print_ports(root) < 0) {
+	if (print_drops(root) < 0 || print_cores(root) < 0 || print_ports(root) < 0 ||
+	    print_views(root) < 0) {
 		sl_ctl_err("out of memory");
 		return SL_EXIT_RUNTIME;
 	}
@@ -625,7 +665,8 @@ const struct sl_cmd sl_cmd_stats = {
 	.usage = "stats [rules] [--socket PATH | --url URL] [--json]",
 	.help = "Ask sluiced for its counters: events received, aggregated and dropped (by\n"
 		"reason), per-core counters with the poll efficiency (BUSY: the share of polls\n"
-		"that brought packets), per-port counters, and storage commits.\n"
+		"that brought packets), per-port counters, per-view counters (matched =\n"
+		"aggregated + late + dropped) and storage commits.\n"
 		"'stats rules': the hits of every rule of the running rule set, most first\n"
 		"(from the control socket; sluice-ctld exports them in /metrics).\n"
 		"\n"
