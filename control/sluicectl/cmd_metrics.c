@@ -37,6 +37,7 @@
 
 #include "agg.h"
 #include "cmd.h"
+#include "query.h"
 #include "record_json.h"
 #include "store.h"
 
@@ -155,160 +156,6 @@ static const char *const type_long[] = {
 	SL_METRIC_TYPES(_)
 #undef _
 };
-
-/* ---- time arguments ---- */
-
-static bool
-is_leap(int64_t y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t
-days_from_civil(int64_t y, unsigned int m, unsigned int d)
-{
-	int64_t era;
-	unsigned int yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned int)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-/** Read exactly @p n digits at *s. */
-static bool
-digits(const char **s, unsigned int n, unsigned int *ret_v)
-{
-	unsigned int v = 0;
-
-	for (unsigned int i = 0; i < n; i++) {
-		if ((*s)[i] < '0' || (*s)[i] > '9')
-			return false;
-		v = v * 10 + (unsigned int)((*s)[i] - '0');
-	}
-	*s += n;
-	*ret_v = v;
-	return true;
-}
-
-/** Optional ".123456789" (extra digits are truncated) as ns. */
-static const char *
-fraction(const char *s, uint64_t *ret_ns)
-{
-	uint64_t ns = 0, scale = SL_NS_PER_SEC;
-
-	*ret_ns = 0;
-	if (*s != '.')
-		return s;
-	s++;
-	if (*s < '0' || *s > '9')
-		return NULL;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		scale /= 10;
-		ns += (uint64_t)(*s - '0') * scale;
-	}
-	*ret_ns = ns;
-	return s;
-}
-
-/** seconds + ns into ns since the epoch. @return 0 or -ERANGE. */
-static int
-secs_to_ns(int64_t secs, uint64_t frac_ns, uint64_t *ret_ns)
-{
-	if (secs < 0 || (uint64_t)secs > (UINT64_MAX - frac_ns) / SL_NS_PER_SEC)
-		return -ERANGE;
-	*ret_ns = (uint64_t)secs * SL_NS_PER_SEC + frac_ns;
-	return 0;
-}
-
-/** "2026-01-01", "2026-01-01T00:00:10[.5](Z|+01:00)". */
-static int
-parse_rfc3339(const char *s, uint64_t *ret_ns)
-{
-	static const unsigned int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	unsigned int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0;
-	uint64_t frac = 0;
-	int64_t secs;
-	int sign = 0;
-
-	if (!digits(&s, 4, &y) || *s++ != '-' || !digits(&s, 2, &mo) || *s++ != '-' ||
-	    !digits(&s, 2, &d))
-		return -EINVAL;
-	if (*s != '\0') {
-		if (*s != 'T' && *s != 't' && *s != ' ')
-			return -EINVAL;
-		s++;
-		if (!digits(&s, 2, &h) || *s++ != ':' || !digits(&s, 2, &mi) || *s++ != ':' ||
-		    !digits(&s, 2, &sec))
-			return -EINVAL;
-		s = fraction(s, &frac);
-		if (s == NULL)
-			return -EINVAL;
-		if (*s == 'Z' || *s == 'z') {
-			s++;
-		} else if (*s == '+' || *s == '-') {
-			sign = *s++ == '+' ? 1 : -1;
-			if (!digits(&s, 2, &oh) || *s++ != ':' || !digits(&s, 2, &om) ||
-			    oh > 23 || om > 59)
-				return -EINVAL;
-		} else {
-			return -EINVAL;
-		}
-		if (*s != '\0')
-			return -EINVAL;
-	}
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && is_leap(y)) || h > 23 ||
-	    mi > 59 || sec > 60)
-		return -EINVAL;
-	secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
-	secs -= sign * (int64_t)(oh * 3600 + om * 60);
-	return secs_to_ns(secs, frac, ret_ns);
-}
-
-/**
- * Parse a time argument: unix seconds with an optional fraction, unix ns (an
- * integer of 13 or more digits, i.e. past 1e12, or any integer with an "ns"
- * suffix), or RFC 3339. @return 0, -EINVAL or -ERANGE.
- */
-static int
-parse_time(const char *s, uint64_t *ret_ns)
-{
-	const char *p = s;
-	uint64_t v = 0, frac;
-	size_t n = 0;
-
-	if (strchr(s, '-') != NULL || strchr(s, ':') != NULL)
-		return parse_rfc3339(s, ret_ns);
-	for (; *p >= '0' && *p <= '9'; p++, n++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return -ERANGE;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	if (n == 0)
-		return -EINVAL;
-	if (strcmp(p, "ns") == 0) {
-		*ret_ns = v;
-		return 0;
-	}
-	p = fraction(p, &frac);
-	if (p == NULL)
-		return -EINVAL;
-	if (*p == 's')
-		p++;
-	if (*p != '\0')
-		return -EINVAL;
-	if (s[n] == '\0' && v >= 1000000000000ULL) {
-		*ret_ns = v;
-		return 0;
-	}
-	if (v > INT64_MAX)
-		return -ERANGE;
-	return secs_to_ns((int64_t)v, frac, ret_ns);
-}
 
 /* ---- JSON output ---- */
 
@@ -1230,14 +1077,15 @@ out:
 static int
 time_opt(const struct sl_cmd *cmd, const char *opt, const char *arg, uint64_t *ret_ns)
 {
-	int rc = parse_time(arg, ret_ns);
+	/* The query's time syntax (query.h): also "now" and "-15m". */
+	int rc = sl_query_time_parse(arg, sl_query_now_ns(), ret_ns);
 
 	if (rc == -ERANGE)
 		return sl_ctl_usage_err(cmd, "%s '%s': out of range", opt, arg);
 	if (rc < 0)
 		return sl_ctl_usage_err(cmd,
-					"%s '%s': expected unix seconds, unix ns or RFC 3339 "
-					"(2026-01-01T00:00:10Z)",
+					"%s '%s': expected unix seconds, unix ns, RFC 3339 "
+					"(2026-01-01T00:00:10Z), now or -DURATION",
 					opt, arg);
 	return SL_EXIT_OK;
 }
@@ -1451,6 +1299,7 @@ const struct sl_cmd sl_cmd_metrics = {
 		"\n"
 		"T is unix seconds (\"1767225600\", \"1767225600.5\"), unix nanoseconds (an\n"
 		"integer of 13 digits or more, or with an \"ns\" suffix), or RFC 3339\n"
-		"(\"2026-01-01T00:00:10Z\", \"2026-01-01T01:00:10+01:00\", \"2026-01-01\").\n",
+		"(\"2026-01-01T00:00:10Z\", \"2026-01-01T01:00:10+01:00\", \"2026-01-01\"), \"now\",\n"
+		"or a duration before now (\"-15m\"), as in 'sluicectl query'.\n",
 	.handler = cmd_metrics,
 };
