@@ -888,6 +888,16 @@ sl_view_plan_key(const struct sl_view_plan *p, const struct sl_event *ev, uint8_
 unsigned int
 sl_view_table_update(struct sl_view_table *t, const struct sl_event *ev, uint64_t now_ns)
 {
+	if (!sl_view_plan_match(t->plan, ev)) {
+		t->stats.filtered++;
+		return SL_DROP_FILTERED;
+	}
+	return sl_view_table_update_matched(t, ev, now_ns);
+}
+
+unsigned int
+sl_view_table_update_matched(struct sl_view_table *t, const struct sl_event *ev, uint64_t now_ns)
+{
 	const struct sl_view_plan *p = t->plan;
 	uint8_t key[1 + SL_CONFIG_GROUP_BY_MAX * 256];
 	char nbuf[SL_CONFIG_AGGS_MAX][NUM_TEXT_MAX];
@@ -900,11 +910,6 @@ sl_view_table_update(struct sl_view_table *t, const struct sl_event *ev, uint64_
 	const uint8_t *k = key;
 	uint64_t h, ts;
 	uint8_t *st;
-
-	if (!sl_view_plan_match(p, ev)) {
-		t->stats.filtered++;
-		return SL_DROP_FILTERED;
-	}
 
 	if (plan_key(p, ev, key, &len) != 0) {
 		t->stats.key_too_long++;

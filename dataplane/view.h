@@ -236,6 +236,13 @@ unsigned int sl_view_table_update(struct sl_view_table *t, const struct sl_event
 				  uint64_t now_ns);
 
 /**
+ * sl_view_table_update() for an event the caller already matched against the
+ * plan's where (sl_view_plan_match()): the where is not evaluated again.
+ */
+unsigned int sl_view_table_update_matched(struct sl_view_table *t, const struct sl_event *ev,
+					  uint64_t now_ns);
+
+/**
  * Callback of sl_view_table_walk(): one group. @p state is its block
  * (sl_view_plan_group_size() bytes). For every distinct() aggregate i,
  * members[i] / n_members[i] list its member hashes (unsorted); other entries

@@ -67,16 +67,11 @@ sl_vwin_give(struct sl_vwin *w, uint32_t view, struct sl_view_table *t)
 static void
 recompute_min_open(struct sl_vwin_view *v)
 {
-	uint64_t m = UINT64_MAX, s, e;
-	uint32_t core;
+	uint64_t m = UINT64_MAX;
 
-	for (uint32_t i = 0; i < v->n_slots; i++) {
-		if (v->slot[i] == NULL)
-			continue;
-		sl_view_table_get_window(v->slot[i], &s, &e, &core);
-		if (s < m)
-			m = s;
-	}
+	for (uint32_t i = 0; i < v->n_slots; i++)
+		if (v->slot[i] != NULL && v->slot_start[i] < m)
+			m = v->slot_start[i];
 	v->min_open = m;
 }
 
@@ -101,18 +96,11 @@ close_slot(struct sl_vwin *w, struct sl_vwin_view *v, uint32_t view, uint32_t i)
 static void
 close_before(struct sl_vwin *w, struct sl_vwin_view *v, uint32_t view, uint64_t bound)
 {
-	uint64_t s, e;
-	uint32_t core;
-
 	if (v->min_open >= bound)
 		return;
-	for (uint32_t i = 0; i < v->n_slots; i++) {
-		if (v->slot[i] == NULL)
-			continue;
-		sl_view_table_get_window(v->slot[i], &s, &e, &core);
-		if (s < bound)
+	for (uint32_t i = 0; i < v->n_slots; i++)
+		if (v->slot[i] != NULL && v->slot_start[i] < bound)
 			(void)close_slot(w, v, view, i);
-	}
 	recompute_min_open(v);
 }
 
@@ -130,12 +118,9 @@ slice_table(struct sl_vwin *w, struct sl_vwin_view *v, uint32_t view, uint64_t s
 {
 	uint32_t i = (uint32_t)((s / v->slide) % v->n_slots);
 	struct sl_view_table *t = v->slot[i];
-	uint64_t st, e;
-	uint32_t core;
 
 	if (t != NULL) {
-		sl_view_table_get_window(t, &st, &e, &core);
-		if (st == s)
+		if (v->slot_start[i] == s)
 			return t;
 		/* An older slice still holds the slot: it goes now, later data amends it. */
 		if (!close_slot(w, v, view, i))
@@ -148,6 +133,7 @@ slice_table(struct sl_vwin *w, struct sl_vwin_view *v, uint32_t view, uint64_t s
 	t = v->free[--v->n_free];
 	sl_view_table_set_window(t, s, s + v->slide, w->core);
 	v->slot[i] = t;
+	v->slot_start[i] = s;
 	if (s < v->min_open)
 		v->min_open = s;
 	return t;
@@ -225,7 +211,7 @@ sl_vwin_event(struct sl_vwin *w, const struct sl_event *ev, uint64_t arrival_ns)
 			continue;
 		}
 		tab = slice_table(w, v, vi, s);
-		rc = tab != NULL ? sl_view_table_update(tab, ev, arrival_ns) : SL_DROP_NO_TABLE;
+		rc = tab != NULL ? sl_view_table_update_matched(tab, ev, arrival_ns) : SL_DROP_NO_TABLE;
 		if (rc == SL_DROP__MAX) {
 			v->stats.aggregated++;
 			agg = true;

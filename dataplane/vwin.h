@@ -86,6 +86,7 @@ struct sl_vwin_view {
 	uint32_t n_slots;
 	uint64_t min_open;          /**< Oldest open slice start, UINT64_MAX: none. */
 	struct sl_view_table *slot[SL_VWIN_SLOTS_MAX];
+	uint64_t slot_start[SL_VWIN_SLOTS_MAX]; /**< Start of the slice in slot[i] (its table's window). */
 	uint32_t n_free;
 	struct sl_view_table *free[SL_VWIN_POOL_MAX];
 	uint32_t n_notes;
